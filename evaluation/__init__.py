@@ -1,0 +1,4 @@
+"""Expert pool, verifiable draws, committees, review and scoring.
+
+Plain Python, like :mod:`trading`.
+"""

@@ -1,0 +1,4 @@
+"""Everything persistent.
+
+The database (tables, repositories, unit of work, migrations) and large objects.
+"""

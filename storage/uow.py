@@ -1,0 +1,188 @@
+"""The unit of work: one use case, one transaction, one commit.
+
+Leaving the ``async with`` block without :meth:`SqlUnitOfWork.commit` rolls everything back.
+Work that must happen after the commit (sending jobs, publishing live events) is registered with
+:meth:`after_commit` and runs only once the commit has succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from storage.db import DatabaseUnavailableError
+from storage.jobs import SqlJobOutbox
+
+if TYPE_CHECKING:
+    from storage.audit_store import SqlAuditLog
+    from storage.identity_repo import SqlIdentityRepository
+from trading.errors import ConflictError
+from trading.ports import Clock, SystemClock
+
+AfterCommit = Callable[[], Awaitable[None]]
+SendJobs = Callable[[list[int]], Awaitable[None]]
+
+
+class StaleVersionError(ConflictError):
+    """Someone else changed the row since it was read: re-read and retry (HTTP 409)."""
+
+    code = "stale_version"
+
+    def __init__(self, table: str, key: object) -> None:
+        super().__init__(
+            f"{table} {key} was changed by someone else; reload and try again.",
+            f"{table} {key} 已被他人修改，请刷新后重试。",
+            table=table,
+            key=str(key),
+        )
+
+
+class SqlUnitOfWork:
+    """A transaction on one connection, with repositories that share it."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        clock: Clock | None = None,
+        send_jobs: SendJobs | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock or SystemClock()
+        self._send_jobs = send_jobs
+        self._conn: AsyncConnection | None = None
+        self._jobs: SqlJobOutbox | None = None
+        self._after_commit: list[AfterCommit] = []
+        self._committed = False
+
+    @property
+    def connection(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside 'async with'")
+        return self._conn
+
+    @property
+    def jobs(self) -> SqlJobOutbox:
+        """The job outbox, writing in this transaction."""
+        if self._jobs is None:
+            self._jobs = SqlJobOutbox(self.connection, self.clock.now())
+        return self._jobs
+
+    @property
+    def identity(self) -> SqlIdentityRepository:
+        from storage.identity_repo import SqlIdentityRepository
+
+        return SqlIdentityRepository(self.connection)
+
+    @property
+    def audit(self) -> SqlAuditLog:
+        """The audit log, appending in this transaction (so an event exists iff its change does)."""
+        from storage.audit_store import SqlAuditLog
+
+        return SqlAuditLog(self.connection)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._conn = await self.engine.connect()
+            await self._conn.begin()
+        except (OperationalError, DBAPIError, OSError, TimeoutError) as exc:
+            if self._conn is not None:
+                await self._conn.close()
+                self._conn = None
+            raise DatabaseUnavailableError(str(exc).splitlines()[0]) from exc
+        self._after_commit = []
+        self._committed = False
+        self._jobs = None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self.connection
+        try:
+            if conn.in_transaction():
+                await conn.rollback()
+        finally:
+            await conn.close()
+            self._conn = None
+        if self._committed and exc is None:
+            callbacks, self._after_commit = self._after_commit, []
+            due = self._jobs.added_due if self._jobs else []
+            if due and self._send_jobs is not None:
+                # Sent only now: the rows they point at are committed and visible to a worker.
+                await self._send_jobs(list(due))
+            for callback in callbacks:
+                await callback()
+
+    async def commit(self) -> None:
+        try:
+            await self.connection.commit()
+        except IntegrityError as exc:
+            raise ConflictError(
+                "The change conflicts with stored data: " + str(exc.orig).splitlines()[0],
+                "修改与已存数据冲突：" + str(exc.orig).splitlines()[0],
+            ) from exc
+        self._committed = True
+
+    async def rollback(self) -> None:
+        await self.connection.rollback()
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run ``callback`` after a successful commit, when the ``async with`` block ends."""
+        self._after_commit.append(callback)
+
+    async def lock_row(self, table: sa.Table, key_column: sa.Column[object], key: object) -> None:
+        """Take the row lock of one aggregate row for the rest of the transaction.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE``. SQLite has one writer at a time: a no-op update
+        takes the database write lock now, so a concurrent writer waits here rather than after it
+        has read stale state.
+        """
+        if self.is_postgres:
+            await self.connection.execute(
+                sa.select(key_column).where(key_column == key).with_for_update()
+            )
+        else:
+            await self.connection.execute(
+                sa.update(table).where(key_column == key).values({key_column.name: key_column})
+            )
+
+    async def update_versioned(
+        self,
+        table: sa.Table,
+        key_column: sa.Column[object],
+        key: object,
+        expected_version: int,
+        values: dict[str, object],
+    ) -> int:
+        """Optimistic lock: update only if ``version`` is still ``expected_version``.
+
+        Returns the new version; raises :class:`StaleVersionError` when the race was lost.
+        """
+        version = table.c.version
+        result = await self.connection.execute(
+            sa.update(table)
+            .where(key_column == key, version == expected_version)
+            .values({**values, "version": expected_version + 1})
+        )
+        if result.rowcount != 1:
+            raise StaleVersionError(table.name, key)
+        return expected_version + 1
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    return isinstance(
+        exc, (OperationalError, DBAPIError, OSError, TimeoutError)
+    ) and not isinstance(exc, IntegrityError)

@@ -1,0 +1,1 @@
+"""Entry points and wiring: settings, the litestar app, the CLI and the Celery worker."""

@@ -1,0 +1,1 @@
+"""HTTP API route handlers, one module per area."""
