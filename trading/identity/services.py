@@ -10,7 +10,8 @@ import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from trading.credit_code import is_valid_credit_code
 from trading.errors import ValidationError
@@ -119,6 +120,13 @@ class IdentityUnitOfWork(Protocol):
     @property
     def audit(self) -> AuditLog: ...
     async def commit(self) -> None: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
 
 class PasswordHasher(Protocol):
