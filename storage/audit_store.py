@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.audit_tables import audit_events, audit_log_state, audit_nodes, audit_tree_heads
 from trading.audit.events import (
+    COVER_ACTION,
     AuditEvent,
     cover_event,
     cover_events_needed,
@@ -77,6 +78,29 @@ class TreeHead:
     signed: bytes
     """The canonical payload (:func:`trading.audit.events.tree_head_payload`) that was signed."""
     signature: bytes
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What a supervisor searches the log for (全程留痕查询); every field narrows the search."""
+
+    tender_id: str | None = None
+    organisation_id: str | None = None
+    actor_id: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def matches(self, event: AuditEvent) -> bool:
+        return (
+            event.action != COVER_ACTION
+            and (self.tender_id is None or event.tender_id == self.tender_id)
+            and (self.organisation_id is None or event.organisation_id == self.organisation_id)
+            and (self.actor_id is None or event.actor_id == self.actor_id)
+            and (self.action is None or event.action == self.action)
+            and (self.since is None or event.at >= self.since)
+            and (self.until is None or event.at < self.until)
+        )
 
 
 @dataclass(frozen=True)
@@ -248,6 +272,62 @@ class SqlAuditLog:
             raise AuditEventNotFoundError(seq)
         return row.leaf, row.leaf_hash
 
+    async def search(
+        self, query: AuditQuery, *, now: datetime, after: int = -1, limit: int = 100
+    ) -> tuple[list[AuditEvent], int | None]:
+        """Events matching ``query`` with ``seq > after``, oldest first, and the next cursor.
+
+        Open events are found through their search columns; sealed events only once
+        ``sealed_until`` has passed, by their revealed content (their columns are empty so that
+        no index names a sealed thing). Cover events are never returned. The cursor is the last
+        ``seq`` examined, or None when the log is exhausted.
+        """
+        c = audit_events.c
+        open_filters: list[sa.ColumnElement[bool]] = [c.sealed_until.is_(None)]
+        for column, value in (
+            (c.tender_id, query.tender_id),
+            (c.organisation_id, query.organisation_id),
+            (c.action, query.action),
+        ):
+            if value is not None:
+                open_filters.append(column == value)
+        common: list[sa.ColumnElement[bool]] = []
+        if query.actor_id is not None:
+            common.append(c.actor_id == query.actor_id)
+        if query.since is not None:
+            common.append(c.at >= query.since)
+        if query.until is not None:
+            common.append(c.at < query.until)
+        found: list[AuditEvent] = []
+        cursor = after
+        while len(found) < limit:
+            rows = (
+                await self._conn.execute(
+                    sa.select(c.seq, c.leaf, c.content, c.salt)
+                    .where(
+                        c.seq > cursor,
+                        *common,
+                        sa.or_(sa.and_(*open_filters), c.sealed_until <= now),
+                    )
+                    .order_by(c.seq)
+                    .limit(limit)
+                )
+            ).all()
+            if not rows:
+                return found, None
+            for row in rows:
+                cursor = row.seq
+                event = (
+                    AuditEvent.from_canonical(row.leaf)
+                    if row.salt is None
+                    else AuditEvent.from_canonical(row.content, row.salt)
+                )
+                if query.matches(event):
+                    found.append(event)
+                    if len(found) == limit:
+                        break
+        return found, cursor
+
     # --- tree heads and the scheduled tick ------------------------------------------------
 
     async def sign_tree_head(self, signer: Signer, now: datetime) -> TreeHead:
@@ -307,6 +387,44 @@ class SqlAuditLog:
 
     # --- export ---------------------------------------------------------------------------
 
+    async def export_page(
+        self, now: datetime, *, after: int = -1, limit: int = _BATCH, size: int | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the export: events with ``after < seq < size`` as ``events.jsonl`` lines.
+
+        Each line has the exact leaf bytes (base64) and the stored leaf hash; a sealed event
+        whose ``sealed_until`` has passed also carries its content and salt. Returns the lines
+        and the last ``seq`` on the page (``after`` if the page is empty).
+        """
+        size = await self.size() if size is None else size
+        rows = (
+            await self._conn.execute(
+                sa.select(
+                    audit_events.c.seq,
+                    audit_events.c.leaf,
+                    audit_events.c.leaf_hash,
+                    audit_events.c.sealed_until,
+                    audit_events.c.content,
+                    audit_events.c.salt,
+                )
+                .where(audit_events.c.seq > after, audit_events.c.seq < size)
+                .order_by(audit_events.c.seq)
+                .limit(limit)
+            )
+        ).all()
+        lines: list[dict[str, Any]] = []
+        for r in rows:
+            line: dict[str, Any] = {
+                "seq": r.seq,
+                "leaf": base64.b64encode(r.leaf).decode(),
+                "leaf_hash": r.leaf_hash.hex(),
+            }
+            if r.sealed_until is not None and r.sealed_until <= now:
+                line["content"] = base64.b64encode(r.content).decode()
+                line["salt"] = r.salt.hex()
+            lines.append(line)
+        return lines, (rows[-1].seq if rows else after)
+
     async def export(self, directory: Path, now: datetime) -> ExportSummary:
         """Write the log for offline checking (``tenderhall audit verify``).
 
@@ -321,38 +439,15 @@ class SqlAuditLog:
         revealed = 0
         async with await anyio.open_file(directory / "events.jsonl", "w", encoding="utf-8") as out:
             after = -1
-            while after + 1 < state.size:
-                rows = (
-                    await self._conn.execute(
-                        sa.select(
-                            audit_events.c.seq,
-                            audit_events.c.leaf,
-                            audit_events.c.leaf_hash,
-                            audit_events.c.sealed_until,
-                            audit_events.c.content,
-                            audit_events.c.salt,
-                        )
-                        .where(audit_events.c.seq > after, audit_events.c.seq < state.size)
-                        .order_by(audit_events.c.seq)
-                        .limit(_BATCH)
-                    )
-                ).all()
-                if not rows:
+            while True:
+                lines, after_page = await self.export_page(
+                    now, after=after, limit=_BATCH, size=state.size
+                )
+                if not lines:
                     break
-                lines = []
-                for r in rows:
-                    line: dict[str, Any] = {
-                        "seq": r.seq,
-                        "leaf": base64.b64encode(r.leaf).decode(),
-                        "leaf_hash": r.leaf_hash.hex(),
-                    }
-                    if r.sealed_until is not None and r.sealed_until <= now:
-                        line["content"] = base64.b64encode(r.content).decode()
-                        line["salt"] = r.salt.hex()
-                        revealed += 1
-                    lines.append(json.dumps(line, sort_keys=True) + "\n")
-                await out.write("".join(lines))
-                after = rows[-1].seq
+                revealed += sum(1 for line in lines if "content" in line)
+                await out.write("".join(json.dumps(line, sort_keys=True) + "\n" for line in lines))
+                after = after_page
         heads = [h for h in await self.tree_heads() if h.size <= state.size]
         head_lines = []
         for h in heads:
@@ -393,4 +488,6 @@ def _event_row(event: AuditEvent, leaf: bytes, digest: bytes) -> dict[str, Any]:
         "action": None if sealed else event.action,
         "object_type": None if sealed else event.object_type,
         "object_id": None if sealed else event.object_id,
+        "organisation_id": None if sealed else event.organisation_id,
+        "tender_id": None if sealed else event.tender_id,
     }

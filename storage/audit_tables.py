@@ -36,13 +36,15 @@ audit_events = sa.Table(
     sa.Column("action", sa.String(100), nullable=True),
     sa.Column("object_type", sa.String(50), nullable=True),
     sa.Column("object_id", sa.String(100), nullable=True),
+    sa.Column("organisation_id", sa.String(36), nullable=True, index=True),
+    sa.Column("tender_id", sa.String(36), nullable=True, index=True),
     sa.Index("ix_audit_events_object", "object_type", "object_id"),
 )
 """One row per event, ``seq`` gapless from 0 and equal to the leaf index.
 
 ``leaf`` holds the exact bytes the leaf hashes: an open event's canonical JSON, or a sealed
 event's commitment. A sealed event's canonical content and salt are withheld in ``content`` and
-``salt`` until ``sealed_until``. ``action``, ``object_type`` and ``object_id`` are search columns
+``salt`` until ``sealed_until``. ``action``, ``object_type``, ``object_id``, ``organisation_id`` and ``tender_id`` are search columns
 filled for open events only, so that no index names a sealed thing; ``actor_id`` is filled for
 every event so an actor can find their own sealed events.
 """

@@ -197,6 +197,8 @@ class AuditRecord:
     ip: str
     before: dict[str, object] | None = None
     after: dict[str, object] | None = None
+    tender_id: str | None = None
+    """The tender the event belongs to, if any (the log is searched by it)."""
     sealed_until: datetime | None = None
     """For events about sealed things: content hidden from all but the actor until then."""
 

@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from storage import migrate
 from trading.ports import Clock
-from webapp.api import health, identity
+from webapp.api import audit, health, identity, objects
 from webapp.auth import policy_guard
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.jobs import Dispatcher, tick
@@ -79,7 +79,13 @@ def create_app(
                     await ticker
             await services.close()
 
-    route_handlers: list[Any] = [health.healthz, health.readyz, *identity.ROUTERS]
+    route_handlers: list[Any] = [
+        health.healthz,
+        health.readyz,
+        objects.download,
+        *identity.ROUTERS,
+        *audit.ROUTERS,
+    ]
     app = Litestar(
         route_handlers=route_handlers,
         dependencies={

@@ -17,6 +17,7 @@ from trading.identity.errors import AccessDeniedError, SessionInvalidError
 from trading.identity.model import Principal
 from trading.identity.policy import Resource, authorize
 from trading.identity.services import check_csrf, resolve_session
+from trading.ports import AuditRecord
 from webapp.services import Services
 
 SESSION_COOKIE = "th_session"
@@ -75,7 +76,10 @@ async def policy_guard(
         raise AccessDeniedError(handler.handler_name, "route declares no action")
     services: Services = connection.app.state.services
     principal = await current_principal(connection, services)
-    decision = authorize(principal, action, resource_from_path(connection), services.clock.now())
+    # Routes whose rule depends on the object (its owner, its tender's state) name a loader.
+    loader = handler.opt.get("resource")
+    resource = await loader(connection, services) if loader else resource_from_path(connection)
+    decision = authorize(principal, action, resource, services.clock.now())
     if decision.allowed:
         return
     if principal is None:
@@ -94,3 +98,30 @@ async def require_principal(request: Any) -> Principal:
     if principal is None:
         raise SessionInvalidError("missing")
     return principal
+
+
+async def record_read(
+    request: Any,
+    services: Services,
+    principal: Principal,
+    action: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, object | None] | None = None,
+) -> None:
+    """Log a read of protected data by someone other than its subject (全程留痕 covers reads)."""
+    async with services.uow() as uow:
+        await uow.audit.append(
+            AuditRecord(
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                actor_id=principal.person_id,
+                organisation_id=principal.org_id,
+                role=str(principal.role),
+                ip=client_ip(request),
+                after={k: v for k, v in (details or {}).items() if v is not None} or None,
+            ),
+            at=services.clock.now(),
+        )
+        await uow.commit()

@@ -8,6 +8,7 @@ job that was never sent or whose worker died, so nothing is lost between commit 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,14 @@ DueWorkSource = Callable[["Services"], Awaitable[int]]
 
 _handlers: dict[str, JobHandler] = {}
 _due_sources: list[DueWorkSource] = []
+
+REGISTERING_MODULES = ("webapp.api.audit",)
+"""Modules whose import registers job handlers and due-work sources (web process and workers)."""
+
+
+def load_registrations() -> None:
+    for name in REGISTERING_MODULES:
+        importlib.import_module(name)
 
 
 def job_handler(name: str) -> Callable[[JobHandler], JobHandler]:
@@ -58,6 +67,7 @@ async def run_job(services: Services, job_id: int) -> bool:
     if not claimed:
         return False
     job = claimed[0]
+    load_registrations()
     handler = _handlers.get(job.name)
     error: str | None = None
     if handler is None:
@@ -97,6 +107,7 @@ async def tick(services: Services, dispatcher: Dispatcher | None = None) -> int:
 
     Idempotent: claiming decides who runs a job, so overlapping ticks do no harm.
     """
+    load_registrations()
     ids = await due_job_ids(services)
     if ids:
         await (dispatcher or services.dispatcher).send(ids)

@@ -181,6 +181,33 @@ class Settings:
         "a positive integer",
         parse=_positive_int,
     )
+    audit_key_file: Path | None = _setting(
+        None,
+        "PEM private key (ECDSA, Ed25519 or RSA) that signs the audit log's tree heads; every web "
+        "instance and worker must use the same one. Default: `DATA_DIR/keys/audit-log.pem`, "
+        "created on first use.",
+        "a file path",
+        parse=Path,
+    )
+    audit_publish_minutes: int = _setting(
+        60,
+        "How often a signed tree head of the audit log is published, in minutes.",
+        "a positive integer",
+        parse=_positive_int,
+    )
+    audit_cover_bucket: int = _setting(
+        16,
+        "Sealed audit events per period are padded with cover events to a multiple of this, so "
+        "the log's size does not tell how many bids came in.",
+        "a positive integer",
+        parse=_positive_int,
+    )
+    audit_cover_hold_days: int = _setting(
+        90,
+        "How long cover events stay sealed, in days (at least the longest bidding period).",
+        "a positive integer",
+        parse=_positive_int,
+    )
     cors_origins: tuple[str, ...] = _setting(
         (),
         "Origins allowed to call the API from a browser, comma-separated. Default: none.",
@@ -230,6 +257,10 @@ class Settings:
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_audit_key_file(self) -> Path:
+        return self.audit_key_file or self.data_dir / "keys" / "audit-log.pem"
 
     @property
     def is_embedded(self) -> bool:

@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from signing.passwords import Argon2PasswordHasher
+from storage.audit_store import AuditQuery
 from trading.credit_code import make_credit_code
 from trading.identity import services as identity
 from trading.identity.model import LoginPolicy, Membership, OrgType, Principal, Role
@@ -26,6 +27,8 @@ class Actor:
     person_id: str
     org_id: str
     token: str
+    event_seq: int
+    """An audit event this actor caused (their sign-in)."""
 
     @property
     def headers(self) -> dict[str, str]:
@@ -107,7 +110,11 @@ async def populate(app: Litestar) -> tuple[dict[Role, Actor], dict[OrgType, str]
             ip="",
             now=now,
         )
-        actors[role] = Actor(role, person.id, orgs[org_type], issued.token)
+        async with services.uow() as uow:
+            own, _ = await uow.audit.search(
+                AuditQuery(actor_id=person.id, action="auth.logged_in"), now=now
+            )
+        actors[role] = Actor(role, person.id, orgs[org_type], issued.token, own[0].seq)
     return actors, orgs
 
 

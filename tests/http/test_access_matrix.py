@@ -32,6 +32,14 @@ EXPECTED: dict[tuple[str, str], str | set[object]] = {
     ("POST", "/api/people"): {Role.ADMIN},
     ("POST", "/api/people/{person_id}/certificates"): {Role.ADMIN, SELF},
     ("GET", "/api/people/{person_id}/certificates"): {Role.ADMIN, Role.SUPERVISOR, SELF},
+    ("GET", "/api/audit/tree-head"): PUBLIC,
+    ("GET", "/api/audit/public-key"): PUBLIC,
+    ("GET", "/api/audit/consistency"): PUBLIC,
+    ("POST", "/api/audit/tree-heads"): {Role.ADMIN, Role.SUPERVISOR},
+    ("GET", "/api/audit/events/{seq}/inclusion"): {Role.ADMIN, Role.SUPERVISOR, SELF},
+    ("GET", "/api/audit/events/{seq}"): {Role.SUPERVISOR, SELF},
+    ("GET", "/api/audit/events"): {Role.SUPERVISOR},
+    ("GET", "/api/audit/export"): {Role.SUPERVISOR},
 }
 
 
@@ -83,6 +91,7 @@ async def test_every_route_refuses_every_role_it_should(world: World) -> None:
                     path.replace("{org_id}", target.org_id)
                     .replace("{person_id}", target.person_id)
                     .replace("{key}", "some/object")
+                    .replace("{seq}", str(target.event_seq))
                 )
                 if path == "/objects/{key}":
                     url += "?expires=1&signature=00"

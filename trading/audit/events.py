@@ -112,6 +112,8 @@ class AuditEvent:
     """Past-tense dotted name: ``bid.submitted``, ``auth.logged_in``, ``audit.cover``."""
     object_type: str
     object_id: str
+    tender_id: str | None
+    """The tender the event belongs to, if any: supervisors search the log by it."""
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     sealed_until: datetime | None
@@ -144,6 +146,7 @@ class AuditEvent:
             action=record.action,
             object_type=record.object_type,
             object_id=record.object_id,
+            tender_id=record.tender_id,
             before=record.before,
             after=record.after,
             sealed_until=record.sealed_until,
@@ -166,6 +169,7 @@ class AuditEvent:
             "action": self.action,
             "object_type": self.object_type,
             "object_id": self.object_id,
+            "tender_id": self.tender_id,
             "before": self.before,
             "after": self.after,
             "sealed_until": (
@@ -214,6 +218,7 @@ class AuditEvent:
                 action=_str(obj["action"]),
                 object_type=_str(obj["object_type"]),
                 object_id=_str(obj["object_id"]),
+                tender_id=_opt_str(obj["tender_id"]),
                 before=_opt_dict(obj["before"]),
                 after=_opt_dict(obj["after"]),
                 sealed_until=parse_instant(_str(sealed_until)) if sealed_until else None,
@@ -237,6 +242,7 @@ _CONTENT_KEYS = frozenset(
         "action",
         "object_type",
         "object_id",
+        "tender_id",
         "before",
         "after",
         "sealed_until",
@@ -377,6 +383,7 @@ def cover_event(
         action=COVER_ACTION,
         object_type="audit_log",
         object_id="",
+        tender_id=None,
         before=None,
         after=None,
         sealed_until=now + hold,

@@ -36,6 +36,7 @@ from webapp.auth import (
     SESSION_COOKIE,
     client_ip,
     provide_principal,
+    record_read,
     require_principal,
 )
 from webapp.services import Services
@@ -382,22 +383,31 @@ async def register_organisation(
 
 @get("/", opt={"action": "org.list"}, summary="List organisations")
 async def list_organisations(
+    request: Request[Any, Any, Any],
     services: Services,
+    principal: Principal,
     status: OrgStatus | None = None,
     limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
     offset: Annotated[int, Parameter(ge=0)] = 0,
 ) -> list[OrganisationResponse]:
     async with services.uow() as uow:
         orgs = await uow.identity.list_organisations(status=status, limit=limit, offset=offset)
+    await record_read(
+        request, services, principal, "org.listed", "organisation", "*", {"status": status}
+    )
     return [OrganisationResponse.of(org) for org in orgs]
 
 
 @get("/{org_id:str}", opt={"action": "org.read"}, summary="One organisation")
-async def get_organisation(org_id: str, services: Services) -> OrganisationResponse:
+async def get_organisation(
+    request: Request[Any, Any, Any], org_id: str, services: Services, principal: Principal
+) -> OrganisationResponse:
     async with services.uow() as uow:
         org = await uow.identity.get_organisation(org_id)
     if org is None:
         raise OrganisationNotFoundError(org_id)
+    if principal.org_id != org_id:
+        await record_read(request, services, principal, "org.read", "organisation", org_id)
     return OrganisationResponse.of(org)
 
 
@@ -487,9 +497,15 @@ async def bind_certificate(
     opt={"action": "person.certificate.list"},
     summary="A person's bound certificates",
 )
-async def list_certificates(person_id: str, services: Services) -> list[CertificateResponse]:
+async def list_certificates(
+    request: Request[Any, Any, Any], person_id: str, services: Services, principal: Principal
+) -> list[CertificateResponse]:
     async with services.uow() as uow:
         bindings = await uow.identity.list_certificates(person_id)
+    if principal.person_id != person_id:
+        await record_read(
+            request, services, principal, "person.certificates_read", "person", person_id
+        )
     return [
         CertificateResponse(b.fingerprint, b.subject, b.serial, b.not_after, b.org_id)
         for b in bindings

@@ -9,51 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from storage.audit_store import Signer
-from trading.audit.verify import AuditVerdict, SignatureCheck, verify_export
+from signing import log_key
+from trading.audit.verify import AuditVerdict, verify_export
 from trading.errors import DomainError
 from webapp.cli import CliContext, pass_cli
-
-
-def load_verifier(pem: bytes) -> SignatureCheck:
-    """A tree-head signature check from the log's public key (Ed25519, ECDSA or RSA; SHA-256)."""
-    key = serialization.load_pem_public_key(pem)
-
-    def check(payload: bytes, signature: bytes) -> bool:
-        try:
-            if isinstance(key, ed25519.Ed25519PublicKey):
-                key.verify(signature, payload)
-            elif isinstance(key, ec.EllipticCurvePublicKey):
-                key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
-            elif isinstance(key, rsa.RSAPublicKey):
-                key.verify(signature, payload, padding.PKCS1v15(), hashes.SHA256())
-            else:
-                return False
-        except InvalidSignature:
-            return False
-        return True
-
-    return check
-
-
-def load_signer(pem: bytes, password: bytes | None = None) -> Signer:
-    """A tree-head signer from a private key file (same algorithms as :func:`load_verifier`)."""
-    key = serialization.load_pem_private_key(pem, password=password)
-
-    def sign(payload: bytes) -> bytes:
-        if isinstance(key, ed25519.Ed25519PrivateKey):
-            return key.sign(payload)
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return key.sign(payload, ec.ECDSA(hashes.SHA256()))
-        if isinstance(key, rsa.RSAPrivateKey):
-            return key.sign(payload, padding.PKCS1v15(), hashes.SHA256())
-        raise click.UsageError(f"unsupported key type {type(key).__name__}")
-
-    return sign
 
 
 @click.group()
@@ -120,7 +80,7 @@ def _report(verdict: AuditVerdict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def verify_command(directory: Path, public_key: Path | None, as_json: bool) -> None:
     """离线核验导出的审计日志 / Verify an exported audit log offline. Exit 1 if altered."""
-    check = load_verifier(public_key.read_bytes()) if public_key else None
+    check = log_key.verifier(public_key.read_bytes()) if public_key else None
     try:
         verdict = verify_export(directory, check)
     except DomainError as exc:
@@ -146,21 +106,22 @@ def verify_command(directory: Path, public_key: Path | None, as_json: bool) -> N
 @audit.command("publish")
 @click.option(
     "--key",
-    required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="日志签名私钥 PEM / the log's private signing key",
+    help="日志签名私钥 PEM（默认为平台日志密钥）/ the log's signing key (default: the platform's)",
 )
-@click.option("--bucket", default=16, show_default=True, type=click.IntRange(1, 4096))
-@click.option("--hold-days", default=90, show_default=True, type=click.IntRange(1, 3650))
 @pass_cli
-def publish_command(cli: CliContext, key: Path, bucket: int, hold_days: int) -> None:
+def publish_command(cli: CliContext, key: Path | None) -> None:
     """填充掩护事件并签发树头 / Pad with cover events and sign a tree head (the scheduled tick)."""
     from storage.db import create_engine
     from storage.uow import SqlUnitOfWork
     from trading.ports import SystemClock
 
     settings = cli.settings
-    signer = load_signer(key.read_bytes())
+    private = (
+        log_key.load_private_key(key.read_bytes())
+        if key
+        else log_key.load_or_create(settings.effective_audit_key_file)
+    )
 
     async def run() -> tuple[int, bytes]:
         engine = create_engine(settings.effective_database_url)
@@ -168,10 +129,10 @@ def publish_command(cli: CliContext, key: Path, bucket: int, hold_days: int) -> 
             clock = SystemClock()
             async with SqlUnitOfWork(engine, clock=clock) as uow:
                 head = await uow.audit.publish(
-                    signer,
+                    log_key.signer(private),
                     clock.now(),
-                    bucket=bucket,
-                    hold=timedelta(days=hold_days),
+                    bucket=settings.audit_cover_bucket,
+                    hold=timedelta(days=settings.audit_cover_hold_days),
                 )
                 await uow.commit()
             return head.size, head.root
@@ -180,6 +141,14 @@ def publish_command(cli: CliContext, key: Path, bucket: int, hold_days: int) -> 
 
     size, root = asyncio.run(run())
     click.echo(f"树头/tree head: size {size} root {root.hex()}")
+
+
+@audit.command("public-key")
+@pass_cli
+def public_key_command(cli: CliContext) -> None:
+    """打印日志公钥 PEM / Print the log's public key (PEM) for `audit verify --public-key`."""
+    private = log_key.load_or_create(cli.settings.effective_audit_key_file)
+    click.echo(log_key.public_pem(private).decode(), nl=False)
 
 
 COMMANDS: list[click.Command] = [audit]

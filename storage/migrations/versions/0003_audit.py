@@ -55,11 +55,17 @@ def upgrade() -> None:
         sa.Column("action", sa.String(100), nullable=True),
         sa.Column("object_type", sa.String(50), nullable=True),
         sa.Column("object_id", sa.String(100), nullable=True),
+        sa.Column("organisation_id", sa.String(36), nullable=True),
+        sa.Column("tender_id", sa.String(36), nullable=True),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_audit_events")),
     )
     op.create_index(
         op.f("ix_audit_events_actor_id"), "audit_events", ["actor_id"], unique=False
     )
+    op.create_index(
+        op.f("ix_audit_events_organisation_id"), "audit_events", ["organisation_id"], unique=False
+    )
+    op.create_index(op.f("ix_audit_events_tender_id"), "audit_events", ["tender_id"], unique=False)
     op.create_index(
         "ix_audit_events_object", "audit_events", ["object_type", "object_id"], unique=False
     )
