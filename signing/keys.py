@@ -27,10 +27,10 @@ class KeyFileError(ValidationError):
 
     code = "key_file_invalid"
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason_en: str, reason_zh: str | None = None) -> None:
         super().__init__(
-            f"Cannot read key or certificate file {path!r}: {reason}",
-            f"无法读取密钥或证书文件 {path!r}：{reason}",
+            f"Cannot read key or certificate file {path!r}: {reason_en}",
+            f"无法读取密钥或证书文件 {path!r}：{reason_zh or reason_en}",
             field="key",
             path=path,
         )
@@ -48,7 +48,9 @@ class KeyBundle:
 def _check_key(key: object, path: str) -> PrivateKey:
     if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         return key
-    raise KeyFileError(path, f"unsupported key type {type(key).__name__}")
+    raise KeyFileError(
+        path, f"unsupported key type {type(key).__name__}", f"不支持的密钥类型 {type(key).__name__}"
+    )
 
 
 def load_pkcs12(data: bytes, password: str | None, *, source: str = "<pkcs12>") -> KeyBundle:
@@ -59,11 +61,11 @@ def load_pkcs12(data: bytes, password: str | None, *, source: str = "<pkcs12>") 
         )
     except ValueError as exc:
         raise KeyFileError(
-            source, "wrong password or not a PKCS#12 file / 密码错误或格式不对"
+            source, "wrong password or not a PKCS#12 file", "密码错误或不是 PKCS#12 文件"
         ) from exc
     if key is None or cert is None:
         raise KeyFileError(
-            source, "no private key and certificate in the file / 文件中缺少私钥或证书"
+            source, "no private key and certificate in the file", "文件中缺少私钥或证书"
         )
     return KeyBundle(_check_key(key, source), cert, tuple(extra))
 
@@ -76,7 +78,7 @@ def load_certificates(data: bytes, *, source: str = "<certificates>") -> list[x5
         return [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
         raise KeyFileError(
-            source, "not an X.509 certificate (PEM or DER) / 不是 X.509 证书"
+            source, "not an X.509 certificate (PEM or DER)", "不是 X.509 证书（PEM 或 DER）"
         ) from exc
 
 
@@ -90,7 +92,7 @@ def load_private_key(data: bytes, password: str | None, *, source: str = "<key>"
             key = serialization.load_der_private_key(data, secret)
     except (ValueError, TypeError) as exc:
         raise KeyFileError(
-            source, "not a private key, or wrong password / 不是私钥或密码错误"
+            source, "not a private key, or wrong password", "不是私钥或密码错误"
         ) from exc
     return _check_key(key, source)
 
@@ -107,7 +109,7 @@ def load_key_bundle(
         data = path.read_bytes()
         extra = cert_path.read_bytes() if cert_path else data
     except OSError as exc:
-        raise KeyFileError(str(path), exc.strerror or str(exc)) from exc
+        raise KeyFileError(str(path), exc.strerror or str(exc), "无法读取文件") from exc
     if path.suffix.lower() in {".p12", ".pfx"}:
         return load_pkcs12(data, password, source=str(path))
     key = load_private_key(data, password, source=str(path))

@@ -326,7 +326,9 @@ class TrustStore:
             for ca in owner.root_certs() + owner.intermediate_certs()
             if ca.subject == parsed.issuer
         ]
-        if not any(parsed.is_signature_valid(ca.public_key()) for ca in issuers):  # type: ignore[arg-type]
+        # A CRL from an issuer the provider does not list (an intermediate that arrives with the
+        # signature) is kept: path validation checks its signature against the built path.
+        if issuers and not any(parsed.is_signature_valid(ca.public_key()) for ca in issuers):  # type: ignore[arg-type]
             raise TrustConfigError(
                 f"{url}: CRL not signed by a CA of {provider!r}",
                 f"{url}：吊销列表不是 CA {provider!r} 签发的",

@@ -15,6 +15,7 @@ Limitation: pyhanko's in-process signer is RSA-only, so the platform's TSA key m
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -196,6 +197,33 @@ class TimestampAuthority:
 def http_timestamper(url: str, *, timeout: int = 10) -> TimeStamper:
     """A client for an external RFC 3161 TSA at ``url`` (pyhanko's ``HTTPTimeStamper``)."""
     return HTTPTimeStamper(url, timeout=timeout)
+
+
+def build_request(digest: bytes, algorithm: str = "sha256", *, nonce: bool = True) -> bytes:
+    """A DER ``TimeStampReq`` for ``digest`` asking for the TSA's certificate (certReq)."""
+    if DIGEST_SIZES.get(algorithm) != len(digest):
+        raise TsaConfigError(
+            f"a {algorithm} digest of {len(digest)} bytes",
+            f"{algorithm} 摘要长度 {len(digest)} 不对",
+        )
+    fields: dict[str, Any] = {
+        "version": "v1",
+        "message_imprint": {"hash_algorithm": {"algorithm": algorithm}, "hashed_message": digest},
+        "cert_req": True,
+    }
+    if nonce:
+        fields["nonce"] = int.from_bytes(secrets.token_bytes(8), "big")
+    return bytes(tsp.TimeStampReq(fields).dump())
+
+
+async def request_external(url: str, request: bytes, *, timeout_s: int = 10) -> bytes:
+    """POST a DER ``TimeStampReq`` to an external TSA; its DER ``TimeStampResp``."""
+    stamper = HTTPTimeStamper(url, timeout=timeout_s)
+    try:
+        response = await stamper.async_request_tsa_response(tsp.TimeStampReq.load(request))
+    except (OSError, ValueError) as exc:
+        raise TimestampRequestRejectedError(str(exc)[:300]) from exc
+    return bytes(response.dump())
 
 
 async def timestamp(digest: bytes, stamper: TimeStamper, algorithm: str = "sha256") -> bytes:
