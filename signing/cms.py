@@ -15,14 +15,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import IO, Any
 
 import anyio.to_thread
 from asn1crypto import cms as asn1_cms
 from cryptography import x509
 from pyhanko.sign.general import CMSStructuralError, SignedDataCerts, extract_signer_info
-from pyhanko.sign.signers.pdf_cms import SimpleSigner
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, SimpleSigner
 from pyhanko.sign.validation.generic_cms import (
     extract_certs_for_validation,
     validate_sig_integrity,
@@ -96,10 +96,14 @@ async def sign_detached(
     key: PrivateKey,
     cert: x509.Certificate,
     chain: Iterable[x509.Certificate] = (),
+    *,
+    signing_time: datetime | None = None,
 ) -> bytes:
     """A DER ContentInfo with a detached SignedData over ``data_stream`` (SHA-256).
 
     ``chain`` (intermediates, optionally the root) is embedded so verifiers can build the path.
+    ``signing_time`` (default now) goes into the signingTime attribute; it is the signer's claim,
+    not proof of time (that is a timestamp's job).
     """
     registry = SimpleCertificateStore()  # type: ignore[no-untyped-call]  # untyped __init__
     for extra in chain:
@@ -112,8 +116,12 @@ async def sign_detached(
 
     # Hash in a worker thread so a multi-GB file does not block the event loop.
     digest = await anyio.to_thread.run_sync(_digest_stream, data_stream, "sha256")
+    attributes = PdfCMSSignedAttributes(signing_time=signing_time or datetime.now(UTC))
     content_info = await signer.async_sign(
-        data_digest=digest, digest_algorithm="sha256", is_pdf_sig=False
+        data_digest=digest,
+        digest_algorithm="sha256",
+        is_pdf_sig=False,
+        signed_attr_settings=attributes,
     )
     return bytes(content_info.dump())
 
