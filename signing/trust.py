@@ -561,14 +561,19 @@ class TrustStore:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrustStore:
-        store = cls(CaProvider.from_dict(p) for p in data.get("providers", []))
-        for item in data.get("crls", []):
-            store.add_crl(
-                item["provider"],
-                item["url"],
-                base64.b64decode(item["der"]),
-                datetime.fromisoformat(item["fetched_at"]),
-            )
+        try:
+            store = cls(CaProvider.from_dict(p) for p in data["providers"])
+            for item in data.get("crls", []):
+                store.add_crl(
+                    item["provider"],
+                    item["url"],
+                    base64.b64decode(item["der"]),
+                    datetime.fromisoformat(item["fetched_at"]),
+                )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TrustConfigError(
+                f"trust store data lacks or mangles {exc}", f"信任库数据缺少或损坏：{exc}"
+            ) from exc
         return store
 
     @classmethod

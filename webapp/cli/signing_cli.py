@@ -93,6 +93,8 @@ def _load_trust(source: Path | None, crls: tuple[Path, ...]) -> Any:
                     )
                 ]
             )
+    if not store.providers:
+        raise TrustSourceError(str(source))
     for crl in crls:
         provider = store.providers[0].name if len(store.providers) == 1 else None
         for candidate in [provider] if provider else [p.name for p in store.providers]:
