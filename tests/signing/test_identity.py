@@ -23,7 +23,7 @@ from signing.trust import IdentityFields, TrustStore
 from tests.pki_fixtures import DemoPkiFiles
 
 
-def self_signed(attributes: list[x509.NameAttribute]) -> x509.Certificate:
+def self_signed(attributes: list[x509.NameAttribute[str]]) -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(attributes)
     now = datetime.now(UTC)

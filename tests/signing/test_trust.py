@@ -171,9 +171,8 @@ async def test_validation_context_is_usable_by_pyhanko(
     context = trust_store.validation_context()
     assert isinstance(context, ValidationContext)
     der = demo_pki.entity("bidder-3-rep").cert.public_bytes(serialization.Encoding.DER)
-    path = await CertificateValidator(
-        asn1_x509.Certificate.load(der), validation_context=context
-    ).async_validate_usage({"digital_signature"})
+    validator = CertificateValidator(asn1_x509.Certificate.load(der), validation_context=context)
+    path = await validator.async_validate_usage({"digital_signature"})  # type: ignore[no-untyped-call]
     assert path.pkix_len == 2  # intermediate and end entity below the anchor
 
 
