@@ -625,3 +625,27 @@ def demo_trust_store(pki_dir: Path, *, now: datetime | None = None) -> TrustStor
         store.add_provider(provider)
         store.add_crl(provider.name, crl_path.as_uri(), crl_path.read_bytes(), fetched_at)
     return store
+
+
+LoginProblem = tuple[str | None, str]
+
+
+def login_trust_check(
+    store: TrustStore, usage: Usage = Usage.LOGIN
+) -> Callable[[x509.Certificate, datetime], Awaitable[LoginProblem]]:
+    """The ``TrustCheck`` hook of :class:`signing.login.X509CertificateVerifier`, backed by
+    ``store``: ``(None, "")`` when valid, else ``revoked``, ``indeterminate`` or ``untrusted``
+    (expiry, key usage and chain errors all mean the certificate cannot be trusted to sign in)."""
+
+    async def check(cert: x509.Certificate, now: datetime) -> LoginProblem:
+        verdict = await store.validate_certificate(cert, at=now, usage=usage)
+        if verdict.status is Status.VALID:
+            return None, ""
+        detail = "; ".join(f"{p.code}: {p.message_en}" for p in verdict.problems)[:300]
+        if any(p.code == "revoked" for p in verdict.problems):
+            return "revoked", detail
+        if verdict.status is Status.INDETERMINATE:
+            return "indeterminate", detail
+        return "untrusted", detail
+
+    return check

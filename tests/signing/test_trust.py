@@ -189,3 +189,23 @@ async def test_removing_a_provider_stops_trusting_it(
     assert all(c.provider == "demo-rsa" for c in trust_store.crls)
     verdict = await trust_store.validate_certificate(demo_pki.entity("bidder-3-org").cert)
     assert codes(verdict) == ["untrusted"]
+
+
+async def test_login_trust_check_hook(
+    demo_pki: DemoPkiFiles, foreign_pki: DemoPkiFiles, trust_store: TrustStore
+) -> None:
+    from signing.login import X509CertificateVerifier
+    from signing.trust import login_trust_check
+
+    check = login_trust_check(trust_store)
+    now = demo_pki.now
+    assert await check(demo_pki.entity("bidder-1-rep").cert, now) == (None, "")
+    assert (await check(demo_pki.entity("bidder-1-rep-old").cert, now))[0] == "revoked"
+    assert (await check(foreign_pki.entity("bidder-1-rep").cert, now))[0] == "untrusted"
+    bare = login_trust_check(TrustStore(trust_store.providers))
+    assert (await bare(demo_pki.entity("bidder-1-rep").cert, now))[0] == "indeterminate"
+    verifier = X509CertificateVerifier(check)
+    der = demo_pki.entity("bidder-1-rep-old").cert.public_bytes(serialization.Encoding.DER)
+    inspected = await verifier.inspect(der, now)
+    assert inspected.problem == "revoked"
+    assert inspected.credit_code == demo_pki.entity("bidder-1-rep-old").credit_code

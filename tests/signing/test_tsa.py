@@ -226,3 +226,19 @@ async def test_openssl_verifies_a_token_made_by_the_pyhanko_timestamper(
         "-CAfile", str(provider.root_pem), "-untrusted", str(provider.intermediate_pem),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_embedded_tsa_is_created_once_and_trusted_through_its_provider(
+    tmp_path: Path,
+) -> None:
+    from signing.tsa import ensure_platform_tsa, platform_tsa_provider
+
+    now = datetime.now(UTC)
+    first = ensure_platform_tsa(tmp_path / "tsa", now=now)
+    assert (tmp_path / "tsa" / "tsa.key.pem").stat().st_mode & 0o077 == 0
+    again = ensure_platform_tsa(tmp_path / "tsa", now=now)
+    assert again.bundle.cert == first.bundle.cert
+    store = TrustStore([platform_tsa_provider(again)])
+    verdict = await verify_token(await again.timestamp(DIGEST), DIGEST, store)
+    assert verdict.status is Status.VALID, verdict.problems
+    assert verdict.tsa is not None and verdict.tsa.provider == "platform-tsa"
