@@ -382,6 +382,8 @@ class TrustStore:
         says whether the certificate had been revoked by ``at``), which is what validating a
         signature at its (timestamped) signing time needs.
         """
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)  # the platform's clocks are UTC; pyhanko refuses naive
         roots = [
             asn1_x509.Certificate.load(der) for p in self._providers.values() for der in p.roots
         ]
@@ -410,6 +412,8 @@ class TrustStore:
     ) -> CertificateVerdict:
         """Validate ``cert`` (object or DER) at ``at`` (default now) for ``usage``."""
         moment = at or datetime.now(UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
         if isinstance(cert, bytes):
             raw = cert
             try:
