@@ -21,6 +21,7 @@ from storage.jobs import SqlJobOutbox
 if TYPE_CHECKING:
     from storage.audit_store import SqlAuditLog
     from storage.identity_repo import SqlIdentityRepository
+    from storage.trust_repo import SqlTrustRepository
 from trading.errors import ConflictError
 from trading.ports import Clock, SystemClock
 
@@ -78,6 +79,13 @@ class SqlUnitOfWork:
         from storage.identity_repo import SqlIdentityRepository
 
         return SqlIdentityRepository(self.connection)
+
+    @property
+    def trust(self) -> SqlTrustRepository:
+        """CA providers and cached CRLs."""
+        from storage.trust_repo import SqlTrustRepository
+
+        return SqlTrustRepository(self.connection)
 
     @property
     def audit(self) -> SqlAuditLog:
