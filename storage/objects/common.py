@@ -14,7 +14,7 @@ CHUNK_SIZE = 1024 * 1024
 """Bytes per chunk when streaming out, and per write when streaming in (bounded memory)."""
 
 MAX_KEY_BYTES = 1024
-"""S3's limit on a key, applied to both backends so that a key valid on one is valid on the other."""
+"""S3's limit on a key, applied to both backends: a key valid on one is valid on the other."""
 
 RESERVED_PREFIX = ".tenderhall"
 """First key segment the stores keep for themselves (staging objects, upload sessions)."""
@@ -38,12 +38,15 @@ def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe relative path ``a/b/c``; raise :class:`InvalidKeyError`.
 
     Keys reach file paths and URLs, so anything that could climb out of the store or be read two
-    ways is refused: absolute keys, ``.``/``..`` and empty segments, backslashes, control characters.
+    ways is refused: absolute keys, ``.``/``..`` and empty segments, backslashes, control
+    characters (NUL included).
     """
     if not isinstance(key, str) or not key:
         raise InvalidKeyError(str(key), "empty", "为空")
     if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise InvalidKeyError(key, f"longer than {MAX_KEY_BYTES} bytes", f"超过 {MAX_KEY_BYTES} 字节")
+        raise InvalidKeyError(
+            key, f"longer than {MAX_KEY_BYTES} bytes", f"超过 {MAX_KEY_BYTES} 字节"
+        )
     if key.startswith("/"):
         raise InvalidKeyError(key, "absolute path", "不能是绝对路径")
     if "\\" in key:

@@ -50,7 +50,6 @@ from trading.errors import (
 )
 from trading.ports import Clock, StoredObject, SystemClock, UploadPart, UploadSession
 
-
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -190,7 +189,7 @@ class FilesystemObjectStore:
         blob_dir.mkdir(parents=True, exist_ok=True)
         meta.parent.mkdir(parents=True, exist_ok=True)
         tmp.chmod(0o444)  # the bytes never change again
-        os.rename(tmp, blob_dir / blob_name)
+        tmp.rename(blob_dir / blob_name)
         fsync_dir(blob_dir)
         record = object_to_json(info) | {"blob": blob_name}
         meta_tmp = meta.with_name(f".{meta.name}.{secrets.token_hex(6)}.tmp")

@@ -46,7 +46,7 @@ def write_file_durably(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+    tmp.replace(path)
 
 
 def fsync_dir(path: Path) -> None:
@@ -123,7 +123,9 @@ class UploadSessions:
         found.sort(key=lambda item: item[0].number)
         return found
 
-    def store_part(self, upload_id: str, number: int, data: bytes, sha256: str | None) -> UploadPart:
+    def store_part(
+        self, upload_id: str, number: int, data: bytes, sha256: str | None
+    ) -> UploadPart:
         if isinstance(number, bool) or not isinstance(number, int):
             raise UploadError("The part number must be an integer.", "分片序号必须是整数。")
         if not 1 <= number <= MAX_PART_NUMBER:

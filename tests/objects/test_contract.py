@@ -5,19 +5,30 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tracemalloc
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import pytest
 
-from storage.objects.fs import verify_download_signature
-from tests.objects.conftest import PUBLIC_URL, S3_PART_SIZE, SIGNING_KEY, StoreFactory
+from storage.objects import open_object_store
+from storage.objects.fs import FilesystemObjectStore, verify_download_signature
+from storage.objects.s3 import S3ObjectStore
+from tests.objects.conftest import (
+    PUBLIC_URL,
+    S3_PART_SIZE,
+    SIGNING_KEY,
+    StoreFactory,
+    free_port,
+)
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
     ObjectRetainedError,
+    StorageUnavailableError,
     UploadError,
     ValidationError,
 )
@@ -271,7 +282,9 @@ async def test_ping_succeeds_on_a_working_store(store: ObjectStore) -> None:
     await store.ping()
 
 
-async def test_concurrent_writers_of_one_key_cannot_both_win(backend: str, store: ObjectStore) -> None:
+async def test_concurrent_writers_of_one_key_cannot_both_win(
+    backend: str, store: ObjectStore
+) -> None:
     if backend == "s3":
         pytest.skip("S3 cannot refuse a racing copy; see storage/objects/s3.py")
     results = await asyncio.gather(
@@ -290,3 +303,99 @@ async def test_many_small_chunks_are_accepted(store: ObjectStore) -> None:
     info = await store.put("small/chunks", stream(data, piece=7))
     assert info.sha256 == hashlib.sha256(data).hexdigest()
     assert await read_all(store, "small/chunks") == data
+
+
+async def test_large_object_keeps_retention_and_metadata(
+    store: ObjectStore, clock: FixedClock
+) -> None:
+    # Large enough for a multipart upload on S3 (the staging-and-copy path).
+    data = pattern(2 * S3_PART_SIZE + 1)
+    until = clock.now() + timedelta(days=365)
+    info = await store.put("big/sealed", stream(data), content_type="x/y", retain_until=until)
+    stat = await store.stat("big/sealed")
+    assert stat == info
+    assert (stat.size, stat.sha256, stat.retain_until) == (
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        until,
+    )
+    with pytest.raises(ObjectRetainedError):
+        await store.delete("big/sealed")
+
+
+def test_opening_by_url_picks_the_backend(tmp_path: Path) -> None:
+    common = {
+        "access_key": "",
+        "secret_key": "",
+        "public_url": PUBLIC_URL,
+        "signing_key": SIGNING_KEY,
+        "upload_root": tmp_path / "uploads",
+    }
+    fs = open_object_store((tmp_path / "objects").as_uri(), **common)  # type: ignore[arg-type]
+    assert isinstance(fs, FilesystemObjectStore)
+    assert fs.root == tmp_path / "objects"
+    s3 = open_object_store(
+        "s3://ak:sk@127.0.0.1:9000/bucket?secure=false&region=cn-east-1",
+        **common,  # type: ignore[arg-type]
+    )
+    assert isinstance(s3, S3ObjectStore)
+    assert s3.bucket == "bucket"
+    for bad in ["ftp://host/x", "s3://host:9000/", "s3://host:9000/a/b", "file://remote/x"]:
+        with pytest.raises(ValidationError) as caught:
+            open_object_store(bad, **common)  # type: ignore[arg-type]
+        assert "TENDERHALL_STORAGE_URL" in caught.value.message_en
+        assert "TENDERHALL_STORAGE_URL" in caught.value.message("zh-CN")
+
+
+async def test_ping_reports_an_unusable_directory(tmp_path: Path) -> None:
+    (tmp_path / "not-a-dir").write_bytes(b"")
+    store = FilesystemObjectStore(
+        tmp_path / "not-a-dir", public_url=PUBLIC_URL, signing_key=SIGNING_KEY
+    )
+    with pytest.raises(StorageUnavailableError):
+        await store.ping()
+
+
+@pytest.mark.s3
+async def test_ping_reports_an_unreachable_endpoint(tmp_path: Path) -> None:
+    store = S3ObjectStore(
+        endpoint=f"127.0.0.1:{free_port()}",
+        bucket="nowhere",
+        access_key="a",
+        secret_key="b",
+        region="us-east-1",
+        upload_root=tmp_path,
+    )
+    with pytest.raises(StorageUnavailableError):
+        await store.ping()
+    with pytest.raises(StorageUnavailableError):
+        await store.stat("k")
+
+
+async def test_memory_stays_bounded_for_a_large_stream(tmp_path: Path) -> None:
+    """64 MiB in and out of the filesystem store with a small, constant footprint."""
+    store = FilesystemObjectStore(tmp_path, public_url=PUBLIC_URL, signing_key=SIGNING_KEY)
+    size = 64 * MiB
+    block = os.urandom(256 * 1024)
+
+    async def generated() -> AsyncIterator[bytes]:
+        for _ in range(size // len(block)):
+            yield block
+
+    expected = hashlib.sha256()
+    for _ in range(size // len(block)):
+        expected.update(block)
+    tracemalloc.start()
+    try:
+        info = await store.put("big", generated())
+        read = hashlib.sha256()
+        total = 0
+        async for chunk in store.get("big"):
+            read.update(chunk)
+            total += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert info.sha256 == expected.hexdigest() == read.hexdigest()
+    assert total == size
+    assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB"
