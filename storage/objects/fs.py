@@ -17,6 +17,7 @@ that is interrupted at any step therefore leaves no visible object (at worst an 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -66,6 +67,14 @@ def _disk(func: Callable[_P, _T]) -> Callable[_P, _T]:
             raise StorageUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
     return run
+
+
+async def _settle(task: asyncio.Future[None]) -> None:
+    """Wait until ``task`` has finished (its thread no longer touches the file); drop its result."""
+    with anyio.CancelScope(shield=True):
+        await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it; the caller's error wins
 
 
 def sign_download(secret: bytes, key: str, expires: int) -> str:
@@ -151,21 +160,35 @@ class FilesystemObjectStore:
         size = 0
 
         def write(piece: bytes) -> None:
-            hasher.update(piece)
             view = memoryview(piece)
             while view:
                 written = handle.write(view)
                 assert written is not None
                 view = view[written:]
 
+        async def absorb(piece: bytes) -> None:
+            # Hashing and writing both release the GIL, so they run side by side in two threads.
+            await asyncio.gather(
+                asyncio.to_thread(hasher.update, piece), asyncio.to_thread(_disk(write), piece)
+            )
+
         handle = await anyio.to_thread.run_sync(_disk(open_tmp))
+        pending: asyncio.Future[None] | None = None
         try:
             try:
                 async for piece in rechunk(chunks, self._chunk_size):
-                    await anyio.to_thread.run_sync(_disk(write), piece)
+                    if pending is not None:
+                        await pending
+                    # Absorb this piece while the caller's stream produces the next one; the
+                    # hash still sees the pieces in order because only one absorb runs at a time.
+                    pending = asyncio.ensure_future(absorb(piece))
                     size += len(piece)
+                if pending is not None:
+                    await pending
                 await anyio.to_thread.run_sync(_disk(os.fsync), handle.fileno())
             finally:
+                if pending is not None:
+                    await _settle(pending)
                 await anyio.to_thread.run_sync(handle.close)
             info = StoredObject(
                 key=key,
