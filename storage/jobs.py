@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.tables import jobs
+from trading.ports import Clock
 
 # A job claimed by a worker that then died is offered again after this long.
 STALE_RUNNING = timedelta(minutes=10)
@@ -31,9 +32,9 @@ class Job:
 class SqlJobOutbox:
     """:class:`trading.ports.JobOutbox` on the unit of work's connection."""
 
-    def __init__(self, connection: AsyncConnection, now: datetime) -> None:
+    def __init__(self, connection: AsyncConnection, clock: Clock) -> None:
         self._conn = connection
-        self._now = now
+        self._clock = clock
         self.added_due: list[int] = []
         """Ids of jobs added in this transaction that are due now (sent right after commit)."""
 
@@ -51,6 +52,7 @@ class SqlJobOutbox:
             )
             if existing is not None:
                 return int(existing)
+        now = self._clock.now()
         job_id = await self._conn.scalar(
             sa.insert(jobs)
             .values(
@@ -59,12 +61,13 @@ class SqlJobOutbox:
                 dedupe_key=dedupe_key,
                 state="pending",
                 next_check=at,
-                created_at=self._now,
+                created_at=now,
             )
             .returning(jobs.c.id)
         )
         assert job_id is not None
-        if at <= self._now:
+        # Due unless in the future when added (callers compute ``at`` just before calling).
+        if at <= now:
             self.added_due.append(int(job_id))
         return int(job_id)
 

@@ -71,7 +71,7 @@ class SqlUnitOfWork:
     def jobs(self) -> SqlJobOutbox:
         """The job outbox, writing in this transaction."""
         if self._jobs is None:
-            self._jobs = SqlJobOutbox(self.connection, self.clock.now())
+            self._jobs = SqlJobOutbox(self.connection, self.clock)
         return self._jobs
 
     @property

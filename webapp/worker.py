@@ -77,14 +77,16 @@ def make_celery(settings: Settings) -> Celery:
     runtime = WorkerRuntime(settings)
     app.tenderhall_runtime = runtime
 
-    @app.task(name="tenderhall.run_job")  # type: ignore[untyped-decorator]
+    # shared=False: Celery otherwise adds a task to every app created later, so a second app in
+    # the same process (tests, or a reloaded worker) would run the first app's closure.
+    @app.task(name="tenderhall.run_job", shared=False)  # type: ignore[untyped-decorator]
     def run_job_task(job_id: int) -> bool:
         from webapp.jobs import run_job
 
         result: bool = runtime.run(lambda services: run_job(services, job_id))
         return result
 
-    @app.task(name="tenderhall.tick")  # type: ignore[untyped-decorator]
+    @app.task(name="tenderhall.tick", shared=False)  # type: ignore[untyped-decorator]
     def tick_task() -> int:
         from webapp.jobs import CeleryDispatcher, tick
 

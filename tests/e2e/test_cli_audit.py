@@ -43,10 +43,12 @@ def test_publish_export_and_verify_offline_then_detect_an_edit(tmp_path: Path) -
     verdict = json.loads(ok.stdout)
     assert verdict["intact"] and verdict["signatures_checked"] and verdict["size"] >= 2
 
-    # Change one character of the first event's content: verify names event 0.
+    # Change the first event's action: verify names event 0.
     lines = (out / "events.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
-    leaf = base64.b64decode(first["leaf"]).replace(b"admin", b"admiN", 1)
+    original = base64.b64decode(first["leaf"])
+    leaf = original.replace(b'"action":"', b'"action":"x', 1)
+    assert leaf != original
     first["leaf"] = base64.b64encode(leaf).decode()
     lines[0] = json.dumps(first, sort_keys=True)
     (out / "events.jsonl").write_text("\n".join(lines) + "\n")

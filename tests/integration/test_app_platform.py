@@ -1,4 +1,7 @@
-"""The web chassis through the litestar test client: health, readiness, errors, headers, limits."""
+"""The web chassis through the litestar test client: health, readiness, errors, headers, limits.
+
+The test routes borrow the public ``platform.health`` action: every route must name one.
+"""
 
 from __future__ import annotations
 
@@ -14,22 +17,22 @@ from webapp.app import create_app
 from webapp.settings import Settings
 
 
-@get("/test/conflict", opt={"action": "public"})
+@get("/test/conflict", opt={"action": "platform.health"})
 async def raise_conflict() -> None:
     raise ConflictError("Lost a race.", "并发冲突。", table="tenders")
 
 
-@get("/test/invalid")
+@get("/test/invalid", opt={"action": "platform.health"})
 async def raise_invalid() -> None:
     raise ValidationError("Price must be positive.", "价格必须为正数。", field="price")
 
 
-@get("/test/crash")
+@get("/test/crash", opt={"action": "platform.health"})
 async def crash() -> None:
     raise RuntimeError("secret internal detail")
 
 
-@post("/test/echo")
+@post("/test/echo", opt={"action": "platform.health"})
 async def echo(data: dict[str, int]) -> dict[str, int]:
     return data
 
