@@ -200,7 +200,10 @@ class Tender:
         if self.status != TenderStatus.DRAFT:
             raise TenderStateError("edit", "修改", str(self.status))
         check_draft(draft)
-        self.draft = draft
+        # A lot keeps its id across edits (matched by number), so references to it stay valid.
+        ids = {lot.number: lot.id for lot in self.draft.lots}
+        lots = tuple(replace(lot, id=ids.get(lot.number, lot.id)) for lot in draft.lots)
+        self.draft = replace(draft, lots=lots)
 
     def publish(self, pack: RulePack, now: datetime) -> None:
         """Check the rule pack and publish; the caller makes a retry of a published tender a
