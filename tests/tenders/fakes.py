@@ -12,7 +12,7 @@ from types import TracebackType
 from tests.unit.fakes import FakeAuditLog
 from trading.errors import ConflictError, ObjectExistsError, ObjectNotFoundError
 from trading.identity.model import Principal, Role
-from trading.ports import ObjectStore, StoredObject
+from trading.ports import ObjectStore, StoredObject, UploadPart, UploadSession
 from trading.rules.packs import Regime
 from trading.tenders.model import (
     BidSecurity,
@@ -206,6 +206,43 @@ class MemoryObjectStore:
 
     async def download_url(self, key: str, *, expires: timedelta) -> str:
         return f"memory://{key}?expires={int(expires.total_seconds())}"
+
+    # The rest of the port is not used by the tender use cases.
+
+    def get(self, key: str, *, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        raise NotImplementedError
+
+    async def stat(self, key: str) -> StoredObject:
+        raise NotImplementedError
+
+    async def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    async def begin_upload(
+        self,
+        key: str,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> UploadSession:
+        raise NotImplementedError
+
+    async def upload_part(
+        self, upload_id: str, number: int, data: bytes, *, sha256: str | None = None
+    ) -> UploadPart:
+        raise NotImplementedError
+
+    async def upload_status(self, upload_id: str) -> UploadSession:
+        raise NotImplementedError
+
+    async def complete_upload(self, upload_id: str) -> StoredObject:
+        raise NotImplementedError
+
+    async def abort_upload(self, upload_id: str) -> None:
+        raise NotImplementedError
+
+    async def ping(self) -> None:
+        return None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from tests.tenders.fakes import (
     draft,
     pdf,
 )
-from trading.errors import ValidationError
+from trading.errors import ConflictError, ValidationError
 from trading.rules.calendar import CHINA_TZ, days_between, is_working_day, local_date
 from trading.rules.packs import Regime
 from trading.tenders import services as svc
@@ -34,7 +34,15 @@ from trading.tenders.errors import (
     SubmissionClosedError,
     TenderStateError,
 )
-from trading.tenders.model import DocumentKind, Phase, Tender, TenderDraft, TenderStatus
+from trading.tenders.model import (
+    Clarification,
+    DocumentKind,
+    Phase,
+    Tender,
+    TenderDocument,
+    TenderDraft,
+    TenderStatus,
+)
 
 
 @pytest.fixture
@@ -56,7 +64,7 @@ async def upload(
     *,
     now: datetime = NOW,
     max_bytes: int = svc.MAX_DOCUMENT_BYTES,
-) -> svc.TenderDocument:
+) -> TenderDocument:
     return await svc.upload_document(
         uow,
         store,
@@ -233,7 +241,7 @@ async def test_edit_keeps_lot_ids_and_detects_a_concurrent_edit(
         uow, tender.id, changed, expected_version=tender.version, actor=AGENCY, ip="", now=NOW
     )
     assert edited.draft.lots[0].id == "lot-1" and edited.draft.lots[0].budget_fen == 200_000_000
-    with pytest.raises(svc.ConflictError):
+    with pytest.raises(ConflictError):
         await svc.edit_tender(
             uow, tender.id, changed, expected_version=tender.version, actor=AGENCY, ip="", now=NOW
         )
@@ -378,7 +386,7 @@ async def test_a_late_clarification_moves_the_deadline_and_the_opening(
     tender = await published(uow, store, draft(days=25))
     hook_calls: list[tuple[str, int]] = []
 
-    async def on_amended(u: object, t: Tender, c: svc.Clarification) -> None:
+    async def on_amended(u: object, t: Tender, c: Clarification) -> None:
         hook_calls.append((t.id, t.amendment_no))
 
     issued_at = tender.deadline - timedelta(days=10)
