@@ -117,7 +117,9 @@ class DocumentVerdict(Protocol):
         ...
 
     @property
-    def problems(self) -> Sequence[str]: ...
+    def problems(self) -> Sequence[object]:
+        """Strings or objects with a ``code`` (``signing.verdicts.Problem``)."""
+        ...
 
 
 class DocumentValidator(Protocol):
@@ -416,9 +418,10 @@ async def upload_document(
         key, _limited(chunks, max_bytes, problems), content_type="application/pdf"
     )
     verdict = await validator.validate(objects, key, org_id=tender.org_id, now=now)
-    if verdict.status != "valid":
+    problem_codes = [str(getattr(p, "code", p)) for p in verdict.problems]
+    if str(verdict.status) != "valid":
         await objects.delete(key)
-        raise DocumentRejectedError([verdict.status, *verdict.problems])
+        raise DocumentRejectedError([str(verdict.status), *problem_codes])
     document = TenderDocument(
         id=document_id,
         tender_id=tender.id,
@@ -430,8 +433,8 @@ async def upload_document(
         content_type=stored.content_type,
         uploaded_at=now,
         uploaded_by=actor.person_id,
-        signature_status=verdict.status,
-        signature_problems=tuple(verdict.problems),
+        signature_status=str(verdict.status),
+        signature_problems=tuple(problem_codes),
     )
     async with uow:
         tender = await _load(uow, tender_id, for_update=True)
@@ -450,7 +453,7 @@ async def upload_document(
                     "filename": filename,
                     "sha256": stored.sha256,
                     "size": stored.size,
-                    "signature": verdict.status,
+                    "signature": str(verdict.status),
                 },
             ),
             at=now,
