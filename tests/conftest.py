@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage import migrate
 from storage.db import create_engine
 
+pytest_plugins = ["tests.pki_fixtures"]
+
 POSTGRES_URL = os.environ.get(
     "TENDERHALL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
