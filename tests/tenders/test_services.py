@@ -240,7 +240,8 @@ async def test_edit_keeps_lot_ids_and_detects_a_concurrent_edit(
     edited = await svc.edit_tender(
         uow, tender.id, changed, expected_version=tender.version, actor=AGENCY, ip="", now=NOW
     )
-    assert edited.draft.lots[0].id == "lot-1" and edited.draft.lots[0].budget_fen == 200_000_000
+    assert edited.draft.lots[0].id == tender.draft.lots[0].id != "new-id"
+    assert edited.draft.lots[0].budget_fen == 200_000_000
     with pytest.raises(ConflictError):
         await svc.edit_tender(
             uow, tender.id, changed, expected_version=tender.version, actor=AGENCY, ip="", now=NOW

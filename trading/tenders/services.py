@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -222,6 +222,8 @@ async def create_tender(
 ) -> Tender:
     if actor.role != Role.AGENCY_OFFICER:
         raise NotYourTenderError()
+    # Lot ids are the platform's (bids will refer to them), whatever the caller passed.
+    draft = replace(draft, lots=tuple(replace(lot, id=new_id()) for lot in draft.lots))
     tender = Tender(
         id=new_id(), org_id=actor.org_id, created_by=actor.person_id, created_at=now, draft=draft
     )
