@@ -44,9 +44,9 @@ audit_events = sa.Table(
 
 ``leaf`` holds the exact bytes the leaf hashes: an open event's canonical JSON, or a sealed
 event's commitment. A sealed event's canonical content and salt are withheld in ``content`` and
-``salt`` until ``sealed_until``. ``action``, ``object_type``, ``object_id``, ``organisation_id`` and ``tender_id`` are search columns
-filled for open events only, so that no index names a sealed thing; ``actor_id`` is filled for
-every event so an actor can find their own sealed events.
+``salt`` until ``sealed_until``. ``action``, ``object_type``, ``object_id``, ``organisation_id``
+and ``tender_id`` are search columns filled for open events only, so that no index names a
+sealed thing; ``actor_id`` is filled for every event so an actor can find their own sealed events.
 """
 
 audit_nodes = sa.Table(

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from storage.audit_store import SqlAuditLog
     from storage.identity_repo import SqlIdentityRepository
     from storage.tender_repo import SqlTenderRepository
+    from storage.trust_repo import SqlTrustRepository
 from trading.errors import ConflictError
 from trading.ports import Clock, SystemClock
 
@@ -82,9 +83,17 @@ class SqlUnitOfWork:
 
     @property
     def tenders(self) -> SqlTenderRepository:
+        """Tenders, lots, documents, clarifications and questions."""
         from storage.tender_repo import SqlTenderRepository
 
         return SqlTenderRepository(self.connection)
+
+    @property
+    def trust(self) -> SqlTrustRepository:
+        """CA providers and cached CRLs."""
+        from storage.trust_repo import SqlTrustRepository
+
+        return SqlTrustRepository(self.connection)
 
     @property
     def audit(self) -> SqlAuditLog:

@@ -1,7 +1,7 @@
 """Tenders, lots (标段/包), documents, clarifications and anonymous questions.
 
 Revision ID: 0004_tenders
-Revises: 0003_audit
+Revises: 0004_trust (chained after the trust store, which landed first on main)
 Create Date: 2026-11-30
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from storage.tables import JSONValue, UtcDateTime
 
 revision: str = "0004_tenders"
-down_revision: str | None = "0003_audit"
+down_revision: str | None = "0004_trust"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

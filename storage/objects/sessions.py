@@ -1,0 +1,192 @@
+"""Resumable upload sessions kept in a local directory, shared by both backends.
+
+Layout under the sessions root::
+
+    <upload_id>/session.json            key, content type, retention, opened at
+    <upload_id>/part-00001.json         number, size, sha256, and the file holding the bytes
+    <upload_id>/part-00001-<rand>.bin   the bytes of that part
+
+A part is committed when its JSON is renamed into place (after the bytes were fsynced), so a crash
+mid-part leaves the previous version of that part, or none; resending a part number replaces it.
+Everything is on disk, so a session survives a restart of the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from storage.objects.common import CHUNK_SIZE, format_instant, parse_instant, sha256_hex
+from trading.errors import UploadError
+from trading.ports import UploadPart, UploadSession
+
+MAX_PART_NUMBER = 10_000
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_PART_JSON = re.compile(r"^part-(\d{5})\.json$")
+
+
+def write_file_durably(path: Path, data: bytes) -> None:
+    """Write ``data`` to a fresh temporary file beside ``path`` and rename it over ``path``."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    tmp.replace(path)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class UnknownUploadError(UploadError):
+    code = "upload_not_found"
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(
+            f"No upload session {upload_id!r} (finished, aborted or never opened).",
+            f"上传会话 {upload_id!r} 不存在（已完成、已取消或从未创建）。",
+            upload_id=upload_id,
+        )
+
+
+class UploadSessions:
+    """The sessions of one store. Blocking methods: call them from a worker thread."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # --- blocking helpers ---------------------------------------------------------------------
+
+    def _dir(self, upload_id: str) -> Path:
+        if not isinstance(upload_id, str) or not _UPLOAD_ID.match(upload_id):
+            raise UnknownUploadError(str(upload_id))
+        path = self.root / upload_id
+        if not (path / "session.json").is_file():
+            raise UnknownUploadError(upload_id)
+        return path
+
+    def create(
+        self, key: str, content_type: str, retain_until: datetime | None, now: datetime
+    ) -> UploadSession:
+        self.root.mkdir(parents=True, exist_ok=True)
+        upload_id = secrets.token_hex(16)
+        path = self.root / upload_id
+        path.mkdir()
+        record = {
+            "key": key,
+            "content_type": content_type,
+            "retain_until": format_instant(retain_until) if retain_until else None,
+            "opened_at": format_instant(now),
+        }
+        write_file_durably(path / "session.json", json.dumps(record).encode())
+        fsync_dir(self.root)
+        return UploadSession(upload_id, key, content_type, retain_until, ())
+
+    def load(self, upload_id: str) -> UploadSession:
+        path = self._dir(upload_id)
+        record = json.loads((path / "session.json").read_text(encoding="utf-8"))
+        return UploadSession(
+            upload_id=upload_id,
+            key=record["key"],
+            content_type=record["content_type"],
+            retain_until=parse_instant(record["retain_until"]),
+            parts=tuple(part for part, _ in self._parts(path)),
+        )
+
+    def _parts(self, path: Path) -> list[tuple[UploadPart, Path]]:
+        found: list[tuple[UploadPart, Path]] = []
+        for entry in path.iterdir():
+            if not _PART_JSON.match(entry.name):
+                continue
+            record: dict[str, Any] = json.loads(entry.read_text(encoding="utf-8"))
+            part = UploadPart(int(record["number"]), int(record["size"]), str(record["sha256"]))
+            found.append((part, path / str(record["file"])))
+        found.sort(key=lambda item: item[0].number)
+        return found
+
+    def store_part(
+        self, upload_id: str, number: int, data: bytes, sha256: str | None
+    ) -> UploadPart:
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise UploadError("The part number must be an integer.", "分片序号必须是整数。")
+        if not 1 <= number <= MAX_PART_NUMBER:
+            raise UploadError(
+                f"Part numbers run from 1 to {MAX_PART_NUMBER}, not {number}.",
+                f"分片序号应在 1 到 {MAX_PART_NUMBER} 之间，而不是 {number}。",
+                number=number,
+            )
+        digest = sha256_hex(data)
+        if sha256 is not None and sha256.lower() != digest:
+            raise UploadError(
+                f"Part {number} does not match its SHA-256 (sent {sha256}, received {digest}).",
+                f"分片 {number} 的 SHA-256 不符（声明 {sha256}，实际 {digest}）。",
+                number=number,
+                expected=sha256,
+                actual=digest,
+            )
+        path = self._dir(upload_id)
+        meta_path = path / f"part-{number:05d}.json"
+        previous: str | None = None
+        if meta_path.exists():
+            previous = json.loads(meta_path.read_text(encoding="utf-8"))["file"]
+        data_name = f"part-{number:05d}-{secrets.token_hex(6)}.bin"
+        write_file_durably(path / data_name, data)
+        record = {"number": number, "size": len(data), "sha256": digest, "file": data_name}
+        # The JSON is the commit point: it names the bytes only once they are on disk.
+        write_file_durably(meta_path, json.dumps(record).encode())
+        fsync_dir(path)
+        if previous and previous != data_name:
+            (path / previous).unlink(missing_ok=True)
+        return UploadPart(number, len(data), digest)
+
+    def ordered_files(self, upload_id: str) -> list[Path]:
+        """The part files in order, after checking that the parts are exactly 1..n."""
+        parts = self._parts(self._dir(upload_id))
+        if not parts:
+            raise UploadError(
+                "The upload has no parts yet.", "上传尚未包含任何分片。", upload_id=upload_id
+            )
+        numbers = [part.number for part, _ in parts]
+        missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+        if missing:
+            raise UploadError(
+                f"Parts {missing[:10]} are missing; parts must run 1..n without gaps.",
+                f"缺少分片 {missing[:10]}；分片必须从 1 到 n 连续。",
+                upload_id=upload_id,
+                missing=missing,
+            )
+        return [file for _, file in parts]
+
+    def remove(self, upload_id: str) -> None:
+        shutil.rmtree(self._dir(upload_id), ignore_errors=True)
+
+    # --- async API ----------------------------------------------------------------------------
+
+    async def iter_content(self, files: list[Path]) -> AsyncIterator[bytes]:
+        """Stream the joined parts in ``CHUNK_SIZE`` pieces."""
+        for file in files:
+            handle = await anyio.to_thread.run_sync(file.open, "rb")
+            try:
+                while chunk := await anyio.to_thread.run_sync(handle.read, CHUNK_SIZE):
+                    yield chunk
+            finally:
+                await anyio.to_thread.run_sync(handle.close)
