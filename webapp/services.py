@@ -86,6 +86,7 @@ def build_services(
             public_url=settings.effective_public_url,
             signing_key=secret,
             upload_root=upload_root,
+            clock=clock,  # download links must expire on the same clock that checks them
         ),
         clock=clock or SystemClock(),
         secret=secret,

@@ -16,7 +16,6 @@ from typing import Any
 
 from litestar import Request, Router, get, post
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
 from litestar.params import Parameter
 
 from signing import log_key
@@ -25,7 +24,7 @@ from trading.audit.events import format_instant, view_of
 from trading.errors import NotFoundError, ValidationError
 from trading.identity.model import Principal
 from trading.identity.policy import Resource
-from webapp.auth import provide_principal, record_read, require_principal
+from webapp.auth import record_read
 from webapp.jobs import due_work_source
 from webapp.services import Services
 
@@ -312,10 +311,8 @@ audit_router = Router(
         search,
         export,
     ],
-    dependencies={
-        "principal": Provide(require_principal),
-        "maybe_principal": Provide(provide_principal),
-    },
+    # principal / maybe_principal come from the app (a second, equal provider here is refused
+    # by litestar at start-up).
     tags=["audit"],
 )
 ROUTERS = [audit_router]

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 from litestar import Request, Router, get, post, put
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
 from litestar.params import Parameter
 
 from storage.audit_store import AuditQuery
@@ -46,7 +45,7 @@ from trading.tenders.model import (
     yuan,
 )
 from trading.tenders.opening_data import FieldType, OpeningField
-from webapp.auth import client_ip, provide_principal, record_read, require_principal
+from webapp.auth import client_ip, record_read
 from webapp.services import Services
 
 CLIENT_HEADER = "x-tenderhall-client"
@@ -873,11 +872,6 @@ async def portal_results(tender_id: str, services: Services) -> ResultsResponse:
     return ResultsResponse(tender_id=tender_id, status="not_available", candidates=[], award=None)
 
 
-_DEPENDENCIES = {
-    "principal": Provide(require_principal),
-    "maybe_principal": Provide(provide_principal),
-}
-
 tenders_router = Router(
     path="/api/tenders",
     route_handlers=[
@@ -897,7 +891,6 @@ tenders_router = Router(
         list_questions,
         answer_question,
     ],
-    dependencies=_DEPENDENCIES,
     tags=["tenders"],
 )
 portal_router = Router(
