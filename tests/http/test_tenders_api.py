@@ -59,6 +59,9 @@ async def tw(tmp_path: Path, database_url: str) -> AsyncIterator[TenderWorld]:
     app.state.services.document_validator = MarkerValidator()
     async with AsyncTestClient(app) as client:
         actors, orgs = await populate(app)
+        # populate() ran on the test's event loop, the app serves on the client's: pooled
+        # asyncpg connections cannot cross loops, so start the app's pool afresh.
+        await app.state.services.engine.dispose()
         yield TenderWorld(client, clock, actors, orgs)
 
 
@@ -339,3 +342,37 @@ async def test_the_public_portal_searches_published_tenders_only(tw: TenderWorld
     assert_problem(hidden, 404, "document_not_found")
     results = (await tw.client.get(f"/api/portal/tenders/{road['id']}/results")).json()
     assert results["status"] == "not_available" and results["candidates"] == []
+
+
+async def test_drafts_are_private_to_their_agency_and_supervisors(tw: TenderWorld) -> None:
+    draft = await create(tw)
+    url = f"/api/tenders/{draft['id']}"
+    assert (await tw.client.get(url, headers=tw.h(Role.AGENCY_OFFICER))).status_code == 200
+    assert (await tw.client.get(url, headers=tw.h(Role.SUPERVISOR))).status_code == 200
+    assert_problem(await tw.client.get(url, headers=tw.h(Role.BIDDER_REP)), 403, "forbidden")
+    assert_problem(
+        await tw.client.get(f"/api/portal/tenders/{draft['id']}"), 404, "tender_not_found"
+    )
+    listed = await tw.client.get("/api/tenders", headers=tw.h(Role.BIDDER_REP))
+    assert listed.status_code == 200 and listed.json()["total"] == 0
+    own = await tw.client.get("/api/tenders", headers=tw.h(Role.AGENCY_OFFICER))
+    assert [t["id"] for t in own.json()["items"]] == [draft["id"]]
+
+
+async def test_the_scheduler_tick_records_phase_changes_once(tw: TenderWorld) -> None:
+    from webapp.jobs import tick
+
+    tender = await published(tw)
+    services = tw.client.app.state.services
+    tw.clock.advance(timedelta(days=25, seconds=1))
+    await services.engine.dispose()  # the tick runs on this loop (see the fixture)
+    await tick(services)
+    await tick(services)
+    await services.engine.dispose()
+    search = await tw.client.get(
+        "/api/audit/events",
+        params={"tender_id": tender["id"], "action": "tender.phase_reached"},
+        headers=tw.h(Role.SUPERVISOR),
+    )
+    assert search.status_code == 200, search.text
+    assert search.text.count("submission_closed") == 1

@@ -46,6 +46,7 @@ from trading.tenders.model import (
 )
 from trading.tenders.opening_data import FieldType, OpeningField
 from webapp.auth import client_ip, record_read
+from webapp.jobs import due_work_source
 from webapp.services import Services
 
 CLIENT_HEADER = "x-tenderhall-client"
@@ -463,6 +464,12 @@ async def _clarifications(services: Services, tender_id: str) -> list[Clarificat
     async with services.uow() as uow:
         found = await uow.tenders.list_clarifications(tender_id)
     return [ClarificationResponse.of(c) for c in found]
+
+
+@due_work_source
+async def advance_tenders(services: Services) -> int:
+    """Scheduler tick source: record each tender's time-driven phase changes once."""
+    return await tenders.advance_due_tenders(services.uow(), services.clock.now())
 
 
 # --- agency: drafts and publication -----------------------------------------------------------
