@@ -619,6 +619,7 @@ async def _clarify(
                 "opening_at": tender.opening_at.isoformat(),
                 "documents": list(cmd.document_ids),
                 "deadline_moved": new != old,
+                "question_id": question_id,
             },
         ),
         at=now,
