@@ -21,6 +21,7 @@ from storage.jobs import SqlJobOutbox
 if TYPE_CHECKING:
     from storage.audit_store import SqlAuditLog
     from storage.identity_repo import SqlIdentityRepository
+    from storage.tender_repo import SqlTenderRepository
     from storage.trust_repo import SqlTrustRepository
 from trading.errors import ConflictError
 from trading.ports import Clock, SystemClock
@@ -79,6 +80,13 @@ class SqlUnitOfWork:
         from storage.identity_repo import SqlIdentityRepository
 
         return SqlIdentityRepository(self.connection)
+
+    @property
+    def tenders(self) -> SqlTenderRepository:
+        """Tenders, lots, documents, clarifications and questions."""
+        from storage.tender_repo import SqlTenderRepository
+
+        return SqlTenderRepository(self.connection)
 
     @property
     def trust(self) -> SqlTrustRepository:

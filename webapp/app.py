@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from storage import migrate
 from trading.ports import Clock
-from webapp.api import audit, health, identity, objects
+from webapp.api import audit, health, identity, objects, tenders
 from webapp.auth import policy_guard
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.jobs import Dispatcher, tick
@@ -85,6 +85,7 @@ def create_app(
         objects.download,
         *identity.ROUTERS,
         *audit.ROUTERS,
+        *tenders.ROUTERS,
     ]
     app = Litestar(
         route_handlers=route_handlers,

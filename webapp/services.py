@@ -17,6 +17,7 @@ from storage.db import create_engine
 from storage.objects import open_object_store
 from storage.uow import SqlUnitOfWork
 from trading.ports import Clock, ObjectStore, SystemClock
+from trading.tenders.services import DocumentValidator
 from webapp.jobs import CeleryDispatcher, Dispatcher, InProcessDispatcher
 from webapp.settings import Settings
 
@@ -51,6 +52,8 @@ class Services:
     celery_app: object | None = None
     trust_check: TrustCheck | None = None
     """Chain, trust and revocation check for certificates presented to the platform."""
+    document_validator: DocumentValidator | None = None
+    """Signature check of uploaded tender PDFs; uploads are refused (503) until one is set."""
 
     def uow(self) -> SqlUnitOfWork:
         """A fresh unit of work; jobs it records are sent after its commit."""
@@ -83,6 +86,7 @@ def build_services(
             public_url=settings.effective_public_url,
             signing_key=secret,
             upload_root=upload_root,
+            clock=clock,  # download links must expire on the same clock that checks them
         ),
         clock=clock or SystemClock(),
         secret=secret,

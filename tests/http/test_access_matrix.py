@@ -7,14 +7,29 @@ added without a decision here fails the test, and a policy that drifts from this
 from __future__ import annotations
 
 import re
+import uuid
+from datetime import timedelta
 
 from tests.http.conftest import World
-from trading.identity.model import Role
+from trading.credit_code import make_credit_code
+from trading.identity import services as identity
+from trading.identity.model import OrgType, Role
+from trading.rules.packs import Regime
+from trading.tenders.model import (
+    EvaluationMethod,
+    Lot,
+    Procedure,
+    Tender,
+    TenderDraft,
+    TenderStatus,
+)
+from trading.tenders.opening_data import FieldType, OpeningField
 
 PUBLIC = "public"
 SIGNED_IN = "signed_in"
 OWN_ORG = "own_org"  # allowed when the path's org_id is the caller's organisation
 SELF = "self"  # allowed when the path's person_id is the caller
+OWN_TENDER = "own_tender"  # allowed for an agency officer when the tender is their organisation's
 
 EXPECTED: dict[tuple[str, str], str | set[object]] = {
     ("GET", "/healthz"): PUBLIC,
@@ -40,6 +55,34 @@ EXPECTED: dict[tuple[str, str], str | set[object]] = {
     ("GET", "/api/audit/events/{seq}"): {Role.SUPERVISOR, SELF},
     ("GET", "/api/audit/events"): {Role.SUPERVISOR},
     ("GET", "/api/audit/export"): {Role.SUPERVISOR},
+    # tenders (the matrix's tenders are published; drafts are covered in test_tenders_api)
+    ("POST", "/api/tenders"): {Role.AGENCY_OFFICER},
+    ("GET", "/api/tenders"): SIGNED_IN,
+    ("GET", "/api/tenders/{tender_id}"): SIGNED_IN,
+    ("PUT", "/api/tenders/{tender_id}"): {OWN_TENDER},
+    ("POST", "/api/tenders/{tender_id}/publish"): {OWN_TENDER},
+    ("POST", "/api/tenders/{tender_id}/cancel"): {OWN_TENDER},
+    ("POST", "/api/tenders/{tender_id}/documents"): {OWN_TENDER},
+    ("GET", "/api/tenders/{tender_id}/documents"): SIGNED_IN,
+    ("GET", "/api/tenders/{tender_id}/documents/{document_id}/download"): {
+        Role.BIDDER_REP,
+        Role.SUPERVISOR,
+        OWN_TENDER,
+    },
+    # reachable, but answered 403 downloads_sealed until the deadline
+    ("GET", "/api/tenders/{tender_id}/downloads"): {Role.SUPERVISOR, OWN_TENDER},
+    ("POST", "/api/tenders/{tender_id}/clarifications"): {OWN_TENDER},
+    ("GET", "/api/tenders/{tender_id}/clarifications"): SIGNED_IN,
+    ("POST", "/api/tenders/{tender_id}/questions"): {Role.BIDDER_REP},
+    ("GET", "/api/tenders/{tender_id}/questions"): {Role.SUPERVISOR, OWN_TENDER},
+    ("POST", "/api/tenders/{tender_id}/questions/{question_id}/answer"): {OWN_TENDER},
+    # the public portal
+    ("GET", "/api/portal/tenders"): PUBLIC,
+    ("GET", "/api/portal/tenders/{tender_id}"): PUBLIC,
+    ("GET", "/api/portal/tenders/{tender_id}/documents"): PUBLIC,
+    ("GET", "/api/portal/tenders/{tender_id}/documents/{document_id}/download"): PUBLIC,
+    ("GET", "/api/portal/tenders/{tender_id}/clarifications"): PUBLIC,
+    ("GET", "/api/portal/tenders/{tender_id}/results"): PUBLIC,
 }
 
 
@@ -63,7 +106,63 @@ def allowed(expected: str | set[object], role: Role | None, own_target: bool) ->
     if expected == SIGNED_IN:
         return True
     assert isinstance(expected, set)
+    if own_target and OWN_TENDER in expected and role == Role.AGENCY_OFFICER:
+        return True
     return role in expected or (own_target and (OWN_ORG in expected or SELF in expected))
+
+
+async def published_tender(world: World, org_id: str) -> str:
+    """A published tender of ``org_id``, stored directly (the matrix needs only its owner)."""
+    services = world.app.state.services
+    now = services.clock.now()
+    deadline = now + timedelta(days=25)
+    tender = Tender(
+        id=str(uuid.uuid4()),
+        org_id=org_id,
+        created_by="matrix",
+        created_at=now,
+        draft=TenderDraft(
+            title="矩阵测试项目",
+            code="M-1",
+            category=Regime.CONSTRUCTION,
+            procedure=Procedure.OPEN,
+            region="福州",
+            evaluation_method=EvaluationMethod.COMPREHENSIVE,
+            documents_from=now,
+            deadline=deadline,
+            opening_at=deadline,
+            lots=(
+                Lot(
+                    str(uuid.uuid4()),
+                    1,
+                    "第一标段",
+                    100_000_000,
+                    (OpeningField("price", "报价", "Price", FieldType.MONEY),),
+                ),
+            ),
+        ),
+        status=TenderStatus.PUBLISHED,
+        rule_pack="cn-construction@2019-03-02",
+        published_at=now,
+    )
+    async with services.uow() as uow:
+        await uow.tenders.add(tender)
+        await uow.commit()
+    return tender.id
+
+
+async def other_agency(world: World) -> str:
+    services = world.app.state.services
+    org = await identity.register_organisation(
+        services.uow(),
+        identity.RegisterOrganisation(
+            "另一代理机构", make_credit_code("91350100MA0000088"), OrgType.AGENCY, "福州"
+        ),
+        actor=None,
+        ip="",
+        now=services.clock.now(),
+    )
+    return org.id
 
 
 async def test_every_route_refuses_every_role_it_should(world: World) -> None:
@@ -72,6 +171,9 @@ async def test_every_route_refuses_every_role_it_should(world: World) -> None:
     unknown = [r for r in found if r not in EXPECTED]
     assert unknown == [], "routes without an access decision in this test"
     assert {r for r in EXPECTED} <= set(found), "expected routes missing from the API"
+
+    own_tender = await published_tender(world, world.orgs[OrgType.AGENCY])
+    foreign_tender = await published_tender(world, await other_agency(world))
 
     failures: list[str] = []
     roles: list[Role | None] = [*Role, None]
@@ -92,6 +194,14 @@ async def test_every_route_refuses_every_role_it_should(world: World) -> None:
                     .replace("{person_id}", target.person_id)
                     .replace("{key}", "some/object")
                     .replace("{seq}", str(target.event_seq))
+                    .replace(
+                        "{tender_id}",
+                        own_tender
+                        if own_target and role == Role.AGENCY_OFFICER
+                        else foreign_tender,
+                    )
+                    .replace("{document_id}", "no-such-document")
+                    .replace("{question_id}", "no-such-question")
                 )
                 if path == "/objects/{key}":
                     url += "?expires=1&signature=00"

@@ -83,6 +83,55 @@ def _owner_or(*roles: Role) -> Rule:
     return rule
 
 
+def _tender_owner(*roles: Role) -> Rule:
+    """The agency that owns the tender (``Resource.org_id``), or one of ``roles``.
+
+    A tender that does not exist passes for agency officers, so that the handler answers 404.
+    """
+
+    def rule(principal: Principal, resource: Resource, now: datetime) -> Decision:
+        if principal.role in roles:
+            return ALLOW
+        if principal.role != Role.AGENCY_OFFICER:
+            return Decision(False, "role")
+        if resource.attributes.get("missing") or resource.org_id == principal.org_id:
+            return ALLOW
+        return Decision(False, "not_own_organisation")
+
+    return rule
+
+
+def _tender_reader(*draft_roles: Role) -> Rule:
+    """A published (or cancelled) tender is for every signed-in person; a draft only for its
+    agency and ``draft_roles``."""
+
+    def rule(principal: Principal, resource: Resource, now: datetime) -> Decision:
+        if resource.attributes.get("status", "draft") != "draft":
+            return ALLOW
+        if principal.role in draft_roles or resource.attributes.get("missing"):
+            return ALLOW
+        if principal.role == Role.AGENCY_OFFICER and resource.org_id == principal.org_id:
+            return ALLOW
+        return Decision(False, "not_own_organisation")
+
+    return rule
+
+
+def _tender_document_reader(*roles: Role) -> Rule:
+    """Registered bidders and ``roles`` read a published tender's documents; its agency always."""
+
+    owner = _tender_owner()
+
+    def rule(principal: Principal, resource: Resource, now: datetime) -> Decision:
+        if principal.role in roles and resource.attributes.get("status", "draft") != "draft":
+            return ALLOW
+        if principal.role in roles and resource.attributes.get("missing"):
+            return ALLOW
+        return owner(principal, resource, now)
+
+    return rule
+
+
 POLICY: dict[str, Audience | Rule] = {
     # platform
     "platform.health": Audience.PUBLIC,
@@ -110,6 +159,23 @@ POLICY: dict[str, Audience | Rule] = {
     "audit.search": _roles(Role.SUPERVISOR),
     "audit.export": _roles(Role.SUPERVISOR),
     "audit.sign_tree_head": _roles(Role.ADMIN, Role.SUPERVISOR),
+    # tenders: agencies draft and publish their own; bidders read, download and ask
+    "tender.create": _roles(Role.AGENCY_OFFICER),
+    "tender.list": Audience.SIGNED_IN,
+    "tender.read": _tender_reader(Role.SUPERVISOR, Role.ADMIN),
+    "tender.edit": _tender_owner(),
+    "tender.publish": _tender_owner(),
+    "tender.cancel": _tender_owner(),
+    "tender.document.upload": _tender_owner(),
+    "tender.document.download": _tender_document_reader(Role.BIDDER_REP, Role.SUPERVISOR),
+    # who downloaded: sealed until the deadline for everyone (the handler refuses before it)
+    "tender.downloads.list": _tender_owner(Role.SUPERVISOR),
+    "tender.clarify": _tender_owner(),
+    "tender.question.ask": _roles(Role.BIDDER_REP),
+    "tender.question.list": _tender_owner(Role.SUPERVISOR),
+    "tender.question.answer": _tender_owner(),
+    # the public portal (no sign-in): published notices, documents, clarifications, results
+    "portal.read": Audience.PUBLIC,
 }
 
 

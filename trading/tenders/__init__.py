@@ -1,0 +1,1 @@
+"""Tenders: projects and lots (标段/包), publication, documents, clarifications and questions."""
