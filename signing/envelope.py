@@ -42,6 +42,7 @@ from signing.envelope_ber import (
     BerReader,
     Frame,
     Header,
+    Readable,
     octet_string_header,
 )
 from signing.envelope_errors import (
@@ -54,6 +55,8 @@ from signing.envelope_errors import (
 from signing.envelope_recipients import (
     PrivateKey,
     build_recipient_infos,
+)
+from signing.envelope_recipients import (
     unwrap_content_key as _unwrap_from_infos,
 )
 
@@ -100,7 +103,7 @@ class _EnvelopeHeader:
     key_size: int
 
 
-class _GcmParameters(core.Sequence):
+class _GcmParameters(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """GCMParameters (RFC 5084 §3.2); asn1crypto does not define it."""
 
     _fields = [  # noqa: RUF012 - asn1crypto's declarative schema
@@ -110,14 +113,15 @@ class _GcmParameters(core.Sequence):
 
 
 def _oid_der(dotted: str) -> bytes:
-    return core.ObjectIdentifier(dotted).dump()
+    der: bytes = core.ObjectIdentifier(dotted).dump()
+    return der
 
 
 # --- sealing ----------------------------------------------------------------------------------
 
 
 def seal_stream(
-    source: BinaryIO,
+    source: Readable,
     sink: BinaryIO,
     recipients: Sequence[Certificate],
     *,
@@ -186,7 +190,7 @@ def seal_stream(
     return SealSummary(total, written, len(infos))
 
 
-def _read_full(source: BinaryIO, view: memoryview) -> int:
+def _read_full(source: Readable, view: memoryview) -> int:
     """Fill ``view`` unless the source ends first (pipes return short reads)."""
     got = 0
     while got < len(view):
@@ -319,15 +323,15 @@ def _parse_content_algorithm(der: bytes) -> tuple[str, bytes, int, int]:
 
 
 def _source(
-    envelope: Path | BinaryIO, buffering: int
-) -> contextlib.AbstractContextManager[BinaryIO]:
-    if isinstance(envelope, Path | str):
-        return Path(envelope).open("rb", buffering=buffering)
+    envelope: Path | Readable, buffering: int
+) -> contextlib.AbstractContextManager[Readable]:
+    if isinstance(envelope, Path):
+        return io.BufferedReader(io.FileIO(envelope, "rb"), buffer_size=buffering)
     return contextlib.nullcontext(envelope)
 
 
 def unwrap_content_key(
-    envelope: Path | BinaryIO, key: PrivateKey, certificate: Certificate | None = None
+    envelope: Path | Readable, key: PrivateKey, certificate: Certificate | None = None
 ) -> bytes:
     """The content-encryption key, unwrapped from this key's recipient info.
 
@@ -349,7 +353,7 @@ def _check_key_size(cek: bytes, header: _EnvelopeHeader) -> None:
 
 
 def unseal(
-    envelope: Path | BinaryIO,
+    envelope: Path | Readable,
     out: Path,
     key: PrivateKey,
     certificate: Certificate | None = None,
@@ -363,14 +367,14 @@ def unseal(
 
 
 def decrypt_with_content_key(
-    envelope: Path | BinaryIO, content_key: bytes, out: Path, *, progress: Progress | None = None
+    envelope: Path | Readable, content_key: bytes, out: Path, *, progress: Progress | None = None
 ) -> UnsealSummary:
     """Decrypt with a content key released by a recipient (see :func:`unwrap_content_key`)."""
     return _open(envelope, out, lambda h: content_key, progress)
 
 
 def _open(
-    envelope: Path | BinaryIO,
+    envelope: Path | Readable,
     out: Path,
     get_key: Callable[[_EnvelopeHeader], bytes],
     progress: Progress | None,
@@ -420,11 +424,11 @@ def _read_trailer(reader: BerReader, frames: list[Frame]) -> bytes:
         mac = bytes(core.OctetString.load(reader.read_body(item, limit=1024)).native)
     except ValueError as exc:
         raise MalformedEnvelopeError("bad MAC") from exc
-    item = aed.next()
-    if item is not None:
-        if not item.is_(CONTEXT, 2):
+    rest = aed.next()
+    if rest is not None:
+        if not rest.is_(CONTEXT, 2):
             raise MalformedEnvelopeError("unexpected data after the MAC")
-        reader.skip(item)  # unauthAttrs: not covered by the tag, so not trusted either
+        reader.skip(rest)  # unauthAttrs: not covered by the tag, so not trusted either
         aed.finish("AuthEnvelopedData")
     content.finish("the content")
     content_info.finish("the ContentInfo")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Protocol
 
 from signing.envelope_errors import MalformedEnvelopeError, TruncatedEnvelopeError
 
@@ -28,6 +28,14 @@ MAX_SMALL_ELEMENT = 1 << 20
 """Largest header element (recipient infos, originator info) read into memory: 1 MiB."""
 
 _MAX_DEPTH = 32
+
+
+class Readable(Protocol):
+    """What the reader needs from a stream (files opened ``"rb"``, ``io.BytesIO``)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class Frame:
 class BerReader:
     """Reads BER from a binary stream, counting the bytes consumed."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: Readable) -> None:
         self._stream = stream
         self.position = 0
 

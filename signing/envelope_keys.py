@@ -33,11 +33,12 @@ def load_key_pair(data: bytes, password: bytes | None = None) -> KeyPair:
         cert = certs[0] if certs else None
     else:
         try:
-            key, cert, _ = pkcs12.load_key_and_certificates(data, password)
+            p12_key, cert, _ = pkcs12.load_key_and_certificates(data, password)
         except (ValueError, TypeError) as exc:
             raise KeyFileError(_reason(exc)) from exc
-        if key is None:
+        if p12_key is None:
             raise KeyFileError("the PKCS#12 file holds no private key")
+        key = p12_key
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise KeyFileError(f"unsupported key type {type(key).__name__} (RSA or EC only)")
     if cert is not None and cert.public_key() != key.public_key():

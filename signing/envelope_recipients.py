@@ -14,9 +14,9 @@ Recipients are identified by issuer and serial number, as openssl does by defaul
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from asn1crypto import algos, cms, core, keys
+from asn1crypto import cms, core, keys
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -50,7 +50,7 @@ _OAEP_SHA256_DER = bytes.fromhex(
     "300b0609608648016503040201"  # with sha256
 )
 
-_DH_SINGLE_PASS_KDF = {
+_DH_SINGLE_PASS_KDF: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "1.3.133.16.840.63.0.2": hashes.SHA1,  # dhSinglePass-stdDH-sha1kdf-scheme
     "1.3.132.1.11.0": hashes.SHA224,
     "1.3.132.1.11.1": hashes.SHA256,
@@ -59,7 +59,7 @@ _DH_SINGLE_PASS_KDF = {
 }
 _SHA256_KDF_SCHEME = "1.3.132.1.11.1"
 _WRAP_KEY_SIZES = {"aes128_wrap": 16, "aes192_wrap": 24, "aes256_wrap": 32}
-_DIGESTS: dict[str, type[hashes.HashAlgorithm]] = {
+_DIGESTS: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1,
     "sha224": hashes.SHA224,
     "sha256": hashes.SHA256,
@@ -73,7 +73,7 @@ _CURVES: dict[str, type[ec.EllipticCurve]] = {
 }
 
 
-class _EccCmsSharedInfo(core.Sequence):
+class _EccCmsSharedInfo(core.Sequence):  # type: ignore[misc]  # asn1crypto is untyped
     """ECC-CMS-SharedInfo (RFC 5753 §7.2), the X9.63 KDF's shared info."""
 
     _fields = [  # noqa: RUF012 - asn1crypto's declarative schema
@@ -99,7 +99,7 @@ def _subject_key_id(cert: Certificate) -> bytes | None:
 
 def _kek(
     shared_secret: bytes,
-    kdf_hash: type[hashes.HashAlgorithm],
+    kdf_hash: Callable[[], hashes.HashAlgorithm],
     wrap_algorithm_der: bytes,
     key_size: int,
     ukm: bytes | None,
