@@ -379,33 +379,65 @@ def _open(
     get_key: Callable[[_EnvelopeHeader], bytes],
     progress: Progress | None,
 ) -> UnsealSummary:
-    with _source(envelope, CHUNK_SIZE) as stream:
-        reader = BerReader(stream)
-        header, frames, content_header = _read_envelope_header(reader)
-        cek = get_key(header)
-        _check_key_size(cek, header)
-        decryptor = Cipher(AES(cek), GCM(header.nonce, min_tag_length=header.tag_size)).decryptor()
-        outbuf = bytearray(CHUNK_SIZE + 15)
-        outview = memoryview(outbuf)
-        with _atomic_output(out) as sink:
-            done = 0
+    with _source(envelope, CHUNK_SIZE) as stream, _atomic_output(out) as sink:
+        return _decrypt(BerReader(stream), get_key, sink, progress)
 
-            def consume(piece: memoryview) -> None:
-                nonlocal done
-                m = decryptor.update_into(piece, outbuf)
-                sink.write(outview[:m])
-                done += len(piece)
-                if progress is not None:
-                    progress(done)
 
-            size = reader.stream_octets(content_header, memoryview(bytearray(CHUNK_SIZE)), consume)
-            mac = _read_trailer(reader, frames)
-            if len(mac) != header.tag_size:
-                raise MalformedEnvelopeError("the MAC length differs from the GCM parameters")
-            try:
-                decryptor.finalize_with_tag(mac)
-            except InvalidTag as exc:
-                raise TamperedEnvelopeError() from exc
+def unseal_bytes(
+    envelope: bytes,
+    key: PrivateKey,
+    certificate: Certificate | None = None,
+    *,
+    limit: int = 1 << 20,
+) -> bytes:
+    """Decrypt a small envelope (a custody share, a released key) in memory.
+
+    The plaintext is returned only after the tag verified; envelopes whose content exceeds
+    ``limit`` bytes are refused rather than buffered.
+    """
+    if len(envelope) > limit + 64 * 1024:
+        raise MalformedEnvelopeError("too large to open in memory")
+    sink = io.BytesIO()
+    _decrypt(
+        BerReader(io.BytesIO(envelope)),
+        lambda h: _unwrap_from_infos(h.recipient_infos, key, certificate),
+        sink,
+        None,
+    )
+    return sink.getvalue()
+
+
+def _decrypt(
+    reader: BerReader,
+    get_key: Callable[[_EnvelopeHeader], bytes],
+    sink: BinaryIO,
+    progress: Progress | None,
+) -> UnsealSummary:
+    """Decrypt into ``sink``; raises (and the caller discards ``sink``) unless the tag verifies."""
+    header, frames, content_header = _read_envelope_header(reader)
+    cek = get_key(header)
+    _check_key_size(cek, header)
+    decryptor = Cipher(AES(cek), GCM(header.nonce, min_tag_length=header.tag_size)).decryptor()
+    outbuf = bytearray(CHUNK_SIZE + 15)
+    outview = memoryview(outbuf)
+    done = 0
+
+    def consume(piece: memoryview) -> None:
+        nonlocal done
+        m = decryptor.update_into(piece, outbuf)
+        sink.write(outview[:m])
+        done += len(piece)
+        if progress is not None:
+            progress(done)
+
+    size = reader.stream_octets(content_header, memoryview(bytearray(CHUNK_SIZE)), consume)
+    mac = _read_trailer(reader, frames)
+    if len(mac) != header.tag_size:
+        raise MalformedEnvelopeError("the MAC length differs from the GCM parameters")
+    try:
+        decryptor.finalize_with_tag(mac)
+    except InvalidTag as exc:
+        raise TamperedEnvelopeError() from exc
     return UnsealSummary(size, header.content_type, header.algorithm)
 
 
