@@ -340,9 +340,17 @@ def unwrap_content_key(
     """
     with _source(envelope, io.DEFAULT_BUFFER_SIZE) as stream:
         header, _, _ = _read_envelope_header(BerReader(stream))
-    cek = _unwrap_from_infos(header.recipient_infos, key, certificate)
+    cek = _unwrap(header, key, certificate)
     _check_key_size(cek, header)
     return cek
+
+
+def _unwrap(header: _EnvelopeHeader, key: PrivateKey, certificate: Certificate | None) -> bytes:
+    try:
+        return _unwrap_from_infos(header.recipient_infos, key, certificate)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # asn1crypto parses nested fields lazily: a damaged recipient info surfaces here.
+        raise MalformedEnvelopeError("unreadable recipient info") from exc
 
 
 def _check_key_size(cek: bytes, header: _EnvelopeHeader) -> None:
@@ -361,9 +369,7 @@ def unseal(
     progress: Progress | None = None,
 ) -> UnsealSummary:
     """Decrypt the envelope into ``out``; ``out`` appears only once the GCM tag verified."""
-    return _open(
-        envelope, out, lambda h: _unwrap_from_infos(h.recipient_infos, key, certificate), progress
-    )
+    return _open(envelope, out, lambda h: _unwrap(h, key, certificate), progress)
 
 
 def decrypt_with_content_key(
@@ -400,7 +406,7 @@ def unseal_bytes(
     sink = io.BytesIO()
     _decrypt(
         BerReader(io.BytesIO(envelope)),
-        lambda h: _unwrap_from_infos(h.recipient_infos, key, certificate),
+        lambda h: _unwrap(h, key, certificate),
         sink,
         None,
     )

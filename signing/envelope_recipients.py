@@ -264,17 +264,20 @@ def _unwrap_kari(
     originator = kari["originator"]
     if originator.name != "originator_key":
         raise UnsupportedAlgorithmError("a static originator key (only ephemeral-static ECDH)")
+    candidates = [rk for rk in kari["recipient_encrypted_keys"] if _rid_matches(rk["rid"], cert)]
+    if not candidates:
+        return None
     point = originator.chosen["public_key"].native
     try:
         ephemeral = ec.EllipticCurvePublicKey.from_encoded_point(key.curve, point)
     except ValueError as exc:
+        if cert is None:
+            return None  # trying every recipient: a key on another curve is not ours
         raise MalformedEnvelopeError("the originator key is not a point on the curve") from exc
-    ukm = kari["ukm"].native if kari["ukm"].native is not None else None
-    for recipient_key in kari["recipient_encrypted_keys"]:
-        if not _rid_matches(recipient_key["rid"], cert):
-            continue
-        shared = key.exchange(ec.ECDH(), ephemeral)
-        kek = _kek(shared, kdf_hash, wrap_der, key_size, ukm)
+    ukm = kari["ukm"].native
+    shared = key.exchange(ec.ECDH(), ephemeral)
+    kek = _kek(shared, kdf_hash, wrap_der, key_size, ukm)
+    for recipient_key in candidates:
         try:
             return aes_key_unwrap(kek, recipient_key["encrypted_key"].native)
         except InvalidUnwrap as exc:
