@@ -49,6 +49,7 @@ from signing.envelope_errors import (
     MalformedEnvelopeError,
     NotCmsError,
     TamperedEnvelopeError,
+    TruncatedEnvelopeError,
     UnsupportedAlgorithmError,
     WrongContentTypeError,
 )
@@ -240,6 +241,10 @@ def _read_envelope_header(reader: BerReader) -> tuple[_EnvelopeHeader, list[Fram
         first = reader.read_header()
     except MalformedEnvelopeError as exc:
         raise NotCmsError("not DER/BER") from exc
+    except TruncatedEnvelopeError as exc:
+        if reader.position == 0:
+            raise NotCmsError("the file is empty") from exc
+        raise
     if not first.is_(UNIVERSAL, TAG_SEQUENCE, constructed=True):
         raise NotCmsError("it does not start with an ASN.1 SEQUENCE")
     content_info = Frame(reader, first)
