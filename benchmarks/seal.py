@@ -1,9 +1,10 @@
 """Seal and unseal a big file with tenderhall and with `openssl cms`, in the same run.
 
-    python3 benchmarks/seal.py [--size-mb 1024] [--dir DIR] [--keep]
+    python3 benchmarks/seal.py [--size-mb 1024] [--repeat 3] [--dir DIR] [--keep]
 
 Each step runs as its own process, timed from start to exit (so both sides pay their start-up),
-and its peak RSS is read from wait4(). Targets (issue 5): sealing at >= 0.9x openssl's rate,
+and its peak RSS is read from wait4(); each step is run --repeat times and the best kept
+(the disk of a shared machine is noisy). Targets (issue 5): sealing at >= 0.9x openssl's rate,
 unsealing at >= 2x openssl's rate, peak RSS < 100 MB for both of ours.
 """
 
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -37,18 +39,36 @@ def worker(argv: list[str]) -> None:
         unseal(Path(src), Path(dst), pair.key, pair.certificate)
 
 
-def measure(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of a child process."""
+@dataclass
+class Timing:
+    """Best of the repetitions: to the process's exit, and until its output is on disk."""
+
+    to_exit: float = float("inf")
+    to_disk: float = float("inf")
+    rss_mb: float = 0.0
+
+    def add(self, to_exit: float, to_disk: float, rss_mb: float) -> None:
+        self.to_exit = min(self.to_exit, to_exit)
+        self.to_disk = min(self.to_disk, to_disk)
+        self.rss_mb = max(self.rss_mb, rss_mb)
+
+
+def measure(argv: list[str], timing: Timing) -> None:
+    """Run a child process; record wall seconds and its peak RSS (MB, from wait4)."""
     os.sync()  # start each step without the previous step's writeback still running
     start = time.perf_counter()
     child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - start
+    to_exit = time.perf_counter() - start
+    # tenderhall fsyncs its output before renaming it into place; openssl leaves it in the
+    # page cache. Timing until a sync returns puts both on the same footing.
+    os.sync()
+    to_disk = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
     stderr = child.stderr.read().decode() if child.stderr else ""
     if child.returncode != 0:
         raise SystemExit(f"failed: {' '.join(argv)}\n{stderr}")
-    return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
+    timing.add(to_exit, to_disk, usage.ru_maxrss / 1024)  # Linux reports KiB
 
 
 def make_identity(directory: Path) -> tuple[Path, Path]:
@@ -87,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=1024)
     parser.add_argument("--dir", type=Path, default=None, help="where to put the files")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per step; best is kept")
     parser.add_argument("--keep", action="store_true", help="keep the files afterwards")
     args = parser.parse_args()
     openssl = shutil.which("openssl")
@@ -95,13 +116,13 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="th-seal-bench-", dir=args.dir))
     try:
-        run(work, args.size_mb, openssl)
+        run(work, args.size_mb, openssl, args.repeat)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def run(work: Path, size_mb: int, openssl: str) -> None:
+def run(work: Path, size_mb: int, openssl: str, repeat: int) -> None:
     cert, key = make_identity(work)
     plain = work / "bid.zip"
     with plain.open("wb") as f:
@@ -115,42 +136,57 @@ def run(work: Path, size_mb: int, openssl: str) -> None:
     ossl_dec = [openssl, "cms", "-decrypt", "-inform", "DER", "-recip", str(cert)]
     ours_cms, theirs_cms = work / "ours.cms", work / "openssl.cms"
 
-    print(f"file: {size / 2**20:.0f} MiB  ({openssl}: {openssl_version(openssl)})")
-    results: list[tuple[str, float, float]] = []
-    seal_ours = measure([*me, "seal", str(plain), str(ours_cms), str(cert)])
-    seal_theirs = measure(
-        [*ossl_enc, "-outform", "DER", "-in", str(plain), "-out", str(theirs_cms), str(cert)]
-    )
-    results += [("seal   tenderhall", *seal_ours), ("seal   openssl", *seal_theirs)]
-    theirs_cms.unlink()  # keep the disk footprint down; openssl decrypts our envelope below
-
+    print(f"file: {size / 2**20:.0f} MiB, best of {repeat}  ({openssl_version(openssl)})")
+    seal_ours, seal_theirs, unseal_ours, unseal_theirs = Timing(), Timing(), Timing(), Timing()
     out_ours, out_theirs = work / "out-ours.zip", work / "out-openssl.zip"
-    unseal_ours = measure([*me, "unseal", str(ours_cms), str(out_ours), str(key)])
-    if not filecmp.cmp(plain, out_ours, shallow=False):
-        raise SystemExit("our unsealed output differs from the input")
-    out_ours.unlink()
-    unseal_theirs = measure(
-        [*ossl_dec, "-inkey", str(key), "-in", str(ours_cms), "-out", str(out_theirs)]
-    )
-    if not filecmp.cmp(plain, out_theirs, shallow=False):
-        raise SystemExit("openssl's output differs from the input")
-    results += [("unseal tenderhall", *unseal_ours), ("unseal openssl", *unseal_theirs)]
+    for _ in range(repeat):
+        for path in (ours_cms, theirs_cms):
+            path.unlink(missing_ok=True)
+        measure([*me, "seal", str(plain), str(ours_cms), str(cert)], seal_ours)
+        measure(
+            [*ossl_enc, "-outform", "DER", "-in", str(plain), "-out", str(theirs_cms), str(cert)],
+            seal_theirs,
+        )
+        theirs_cms.unlink()  # keep the disk footprint down; openssl decrypts ours below
+        measure([*me, "unseal", str(ours_cms), str(out_ours), str(key)], unseal_ours)
+        if not filecmp.cmp(plain, out_ours, shallow=False):
+            raise SystemExit("our unsealed output differs from the input")
+        out_ours.unlink()
+        measure(
+            [*ossl_dec, "-inkey", str(key), "-in", str(ours_cms), "-out", str(out_theirs)],
+            unseal_theirs,
+        )
+        if not filecmp.cmp(plain, out_theirs, shallow=False):
+            raise SystemExit("openssl's output differs from the input")
+        out_theirs.unlink()
 
     mb = size / 1e6
-    print(f"{'step':<18} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}")
-    for label, seconds, rss in results:
-        print(f"{label:<18} {seconds:8.2f} {mb / seconds:8.0f} {rss:12.1f}")
-    seal_ratio = seal_theirs[0] / seal_ours[0]
-    unseal_ratio = unseal_theirs[0] / unseal_ours[0]
     print(
-        f"seal:   {seal_ratio:.2f}x openssl's rate (target >= 0.9) "
-        f"{'OK' if seal_ratio >= 0.9 else 'MISSED'}"
+        f"{'step':<18} {'s to exit':>9} {'MB/s':>6} {'s to disk':>9} {'MB/s':>6} "
+        f"{'peak RSS MB':>12}"
     )
-    print(
-        f"unseal: {unseal_ratio:.2f}x openssl's rate (target >= 2) "
-        f"{'OK' if unseal_ratio >= 2 else 'MISSED'}"
-    )
-    worst_rss = max(seal_ours[1], unseal_ours[1])
+    rows = [
+        ("seal   tenderhall", seal_ours),
+        ("seal   openssl", seal_theirs),
+        ("unseal tenderhall", unseal_ours),
+        ("unseal openssl", unseal_theirs),
+    ]
+    for label, t in rows:
+        print(
+            f"{label:<18} {t.to_exit:9.2f} {mb / t.to_exit:6.0f} {t.to_disk:9.2f} "
+            f"{mb / t.to_disk:6.0f} {t.rss_mb:12.1f}"
+        )
+    for op, ours, theirs, target in (
+        ("seal", seal_ours, seal_theirs, 0.9),
+        ("unseal", unseal_ours, unseal_theirs, 2.0),
+    ):
+        exit_ratio = theirs.to_exit / ours.to_exit
+        disk_ratio = theirs.to_disk / ours.to_disk
+        print(
+            f"{op + ':':<8}{exit_ratio:.2f}x openssl's rate to exit, {disk_ratio:.2f}x to disk "
+            f"(target >= {target}) {'OK' if min(exit_ratio, disk_ratio) >= target else 'MISSED'}"
+        )
+    worst_rss = max(seal_ours.rss_mb, unseal_ours.rss_mb)
     verdict = "OK" if worst_rss < 100 else "MISSED"
     print(f"peak RSS (ours): {worst_rss:.1f} MB (target < 100) {verdict}")
 
