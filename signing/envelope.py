@@ -227,9 +227,24 @@ def _atomic_output(out: Path) -> Iterator[BinaryIO]:
             sink.flush()
             os.fsync(sink.fileno())
         tmp.replace(out)
+        _fsync_directory(out.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable too (POSIX: the directory entry lives in the directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every platform; the data itself is already synced
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 # --- reading the header -----------------------------------------------------------------------

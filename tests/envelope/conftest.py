@@ -52,6 +52,7 @@ def _make(name: str, key: PrivateKey, directory: Path) -> Identity:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(days=1))
         .not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
     cert_path = directory / f"{name}.crt"

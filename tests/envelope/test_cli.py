@@ -164,3 +164,16 @@ def test_custody_create_release_combine_then_open_a_bid(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (tmp_path / "opened.zip").read_bytes() == bid_zip.read_bytes()
+
+
+def test_an_existing_output_is_never_overwritten(
+    bid_zip: Path, ec_bidder: Identity, tmp_path: Path
+) -> None:
+    seal(bid_zip, tmp_path / "bid.cms", ec_bidder)
+    (tmp_path / "out.zip").write_bytes(b"keep me")
+    result = tenderhall(
+        "bid", "unseal", tmp_path / "bid.cms", tmp_path / "out.zip", "--key", ec_bidder.key_path
+    )
+    assert result.exit_code == 2
+    assert "already exists" in result.stderr
+    assert (tmp_path / "out.zip").read_bytes() == b"keep me"

@@ -81,8 +81,10 @@ def test_openssl_refuses_our_envelope_once_damaged(
         ("rsa_bidder", ["-keyopt", "rsa_padding_mode:oaep", "-keyopt", "rsa_oaep_md:sha256"]),
         ("ec_bidder", []),  # openssl's default: dhSinglePass-stdDH-sha1kdf-scheme
         ("ec384_bidder", []),
+        ("rsa_bidder", ["-keyid"]),  # recipient named by subject key identifier
+        ("ec_bidder", ["-keyid"]),
     ],
-    ids=["rsa-pkcs1", "rsa-oaep-sha256", "ec-p256", "ec-p384"],
+    ids=["rsa-pkcs1", "rsa-oaep-sha256", "ec-p256", "ec-p384", "rsa-keyid", "ec-keyid"],
 )
 def test_we_open_openssl_envelopes(
     openssl: str,

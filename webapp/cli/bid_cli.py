@@ -7,6 +7,7 @@ foreign share) is reported in Chinese and English with exit status 2, never as a
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -17,7 +18,24 @@ import click
 from trading.errors import DomainError
 
 _ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
-_NewFile = click.Path(dir_okay=False, path_type=Path)
+
+
+class _NewFilePath(click.Path):
+    """An output file that must not exist yet: nothing is ever overwritten."""
+
+    def convert(
+        self,
+        value: str | os.PathLike[str],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> str | bytes | os.PathLike[str]:
+        path = super().convert(value, param, ctx)
+        if Path(os.fsdecode(path)).exists():
+            self.fail(f"{os.fsdecode(path)} already exists / 文件已存在，不会覆盖", param, ctx)
+        return path
+
+
+_NewFile = _NewFilePath(dir_okay=False, path_type=Path)
 _PROGRESS_FROM = 32 << 20  # show progress for files of 32 MiB and more
 
 
@@ -148,8 +166,6 @@ def _read_content_key(path: Path) -> bytes:
 @click.option("--out", type=_NewFile, help="保存内容密钥 / write the content key here (hex)")
 def release_key_command(envelope: Path, key: Path, password: str | None, out: Path | None) -> None:
     """释放内容密钥 / Unwrap the content key from ENVELOPE's header (reads only the first KB)."""
-    import os
-
     from signing.envelope import unwrap_content_key
     from signing.envelope_keys import load_key_pair
 
@@ -208,8 +224,6 @@ def custody_create_command(
 @click.option("--out", required=True, type=_NewFile, help="解密后的分片 / released share (JSON)")
 def custody_release_command(share: Path, key: Path, password: str | None, out: Path) -> None:
     """解密本人持有的分片 / Decrypt your sealed SHARE to hand it over at the opening."""
-    import os
-
     from signing.custody import release_share
     from signing.envelope_keys import load_key_pair
 
