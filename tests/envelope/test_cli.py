@@ -177,3 +177,18 @@ def test_an_existing_output_is_never_overwritten(
     assert result.exit_code == 2
     assert "already exists" in result.stderr
     assert (tmp_path / "out.zip").read_bytes() == b"keep me"
+
+
+def test_big_files_show_progress_on_stderr(
+    bid_zip: Path, ec_bidder: Identity, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webapp.cli import bid_cli
+
+    monkeypatch.setattr(bid_cli, "_PROGRESS_FROM", 1)  # 50 kB counts as big here
+    seal(bid_zip, tmp_path / "bid.cms", ec_bidder)
+    result = tenderhall(
+        "bid", "unseal", tmp_path / "bid.cms", tmp_path / "out.zip", "--key", ec_bidder.key_path
+    )
+    assert result.exit_code == 0, result.output
+    assert "unsealing" in result.stderr
+    assert (tmp_path / "out.zip").read_bytes() == bid_zip.read_bytes()
