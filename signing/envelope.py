@@ -367,7 +367,7 @@ def unwrap_content_key(
 
 def _unwrap(header: _EnvelopeHeader, key: PrivateKey, certificate: Certificate | None) -> bytes:
     try:
-        return _unwrap_from_infos(header.recipient_infos, key, certificate)
+        return _unwrap_from_infos(header.recipient_infos, key, certificate, header.key_size)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         # asn1crypto parses nested fields lazily: a damaged recipient info surfaces here.
         raise MalformedEnvelopeError("unreadable recipient info") from exc

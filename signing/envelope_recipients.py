@@ -291,10 +291,13 @@ def unwrap_content_key(
     recipient_infos: cms.RecipientInfos,
     key: PrivateKey,
     cert: Certificate | None,
+    key_size: int | None = None,
 ) -> bytes:
     """Find the recipient info for ``key`` (named by ``cert`` when given) and unwrap the CEK.
 
-    Without a certificate every recipient info of the key's type is tried, as openssl does.
+    Without a certificate every recipient info of the key's type is tried, as openssl does;
+    ``key_size`` (the content key's expected length) then helps to skip infos that are not ours
+    but "decrypt" anyway (PKCS#1 v1.5 implicit rejection yields random bytes, not an error).
     """
     tried_without_cert = False
     for info in recipient_infos:
@@ -302,13 +305,15 @@ def unwrap_content_key(
             ktri = info.chosen
             if not _rid_matches(ktri["rid"], cert):
                 continue
-            if cert is None:
-                tried_without_cert = True
-                try:
-                    return _unwrap_ktri(ktri, key)
-                except KeyUnwrapError:
-                    continue
-            return _unwrap_ktri(ktri, key)
+            if cert is not None:
+                return _unwrap_ktri(ktri, key)
+            tried_without_cert = True
+            try:
+                cek = _unwrap_ktri(ktri, key)
+            except KeyUnwrapError:
+                continue
+            if key_size is None or len(cek) == key_size:
+                return cek
         if info.name == "kari" and isinstance(key, ec.EllipticCurvePrivateKey):
             found = _unwrap_kari(info.chosen, key, cert)
             if found is not None:

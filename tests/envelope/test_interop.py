@@ -140,3 +140,16 @@ def test_our_oaep_parameters_are_encoded_as_openssl_encodes_them(
     assert key_transport_algorithm(tmp_path / "ours.cms") == key_transport_algorithm(
         tmp_path / "theirs.cms"
     )
+
+
+def test_a_bare_key_finds_its_pkcs1_recipient_among_several(
+    openssl: str, rsa_bidder: Identity, custodians: list[Identity], tmp_path: Path
+) -> None:
+    agency = custodians[0]  # a second RSA identity
+    source = tmp_path / "bid.zip"
+    source.write_bytes(os.urandom(1000))
+    openssl_encrypt(openssl, source, tmp_path / "bid.cms", [rsa_bidder, agency])
+    # No certificate: every PKCS#1 v1.5 recipient info is tried, and a wrong one may "decrypt"
+    # to random bytes (implicit rejection) rather than fail; the second one is ours.
+    unseal(tmp_path / "bid.cms", tmp_path / "out.zip", agency.key)
+    assert (tmp_path / "out.zip").read_bytes() == source.read_bytes()
