@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -39,7 +40,7 @@ _NewFile = _NewFilePath(dir_okay=False, path_type=Path)
 _PROGRESS_FROM = 32 << 20  # show progress for files of 32 MiB and more
 
 
-def _fail(message_zh: str, message_en: str) -> None:
+def _fail(message_zh: str, message_en: str) -> NoReturn:
     click.echo(f"错误 / error: {message_zh}\n{message_en}", err=True)
     sys.exit(2)
 
@@ -77,7 +78,9 @@ def _progress(total: int, label: str) -> Iterator[Callable[[int], None] | None]:
 _password_option = click.option(
     "--password",
     default=None,
-    help="密钥文件口令 / password of the key file (PKCS#12 or encrypted PEM)",
+    envvar="TENDERHALL_KEY_PASSWORD",  # keeps the password out of the process list
+    help="密钥文件口令 / password of the key file (PKCS#12 or encrypted PEM); "
+    "or TENDERHALL_KEY_PASSWORD",
 )
 
 
