@@ -71,7 +71,7 @@ class Issued:
 
 
 @dataclass(frozen=True)
-class TestPki:
+class Pki:
     root: Issued
     intermediate: Issued
     signer: Issued
@@ -179,13 +179,31 @@ def _issue(
     else:  # "agree": a key-agreement-only certificate, wrong for signing documents
         flags.update(key_agreement=True)
     builder = builder.add_extension(x509.KeyUsage(**flags), critical=True)
+    if issuer and not ca:
+        # Revocation is checked for certificates that name a CRL (soft-fail otherwise); the URL
+        # is never fetched: tests put the CRL into the validation context.
+        builder = builder.add_extension(
+            x509.CRLDistributionPoints(
+                [
+                    x509.DistributionPoint(
+                        full_name=[
+                            x509.UniformResourceIdentifier("http://crl.test.invalid/sub.crl")
+                        ],
+                        relative_name=None,
+                        reasons=None,
+                        crl_issuer=None,
+                    )
+                ]
+            ),
+            critical=False,
+        )
     if eku:
         builder = builder.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
     cert = builder.sign(signing_key, hashes.SHA256())
     return Issued(cert=cert, key=key)
 
 
-def make_test_pki() -> TestPki:
+def make_test_pki() -> Pki:
     now = datetime.now(UTC)
     root = _issue(_name("Tenderhall Test Root CA"), None, ca=True, now=now)
     intermediate = _issue(_name("Tenderhall Test Sub CA"), root, ca=True, now=now)
@@ -236,7 +254,7 @@ def make_test_pki() -> TestPki:
         .add_extension(x509.CRLNumber(1), critical=False)
         .sign(intermediate.key, hashes.SHA256())
     )
-    return TestPki(
+    return Pki(
         root=root,
         intermediate=intermediate,
         signer=signer,

@@ -1,0 +1,231 @@
+"""validate_pdf: one verdict per PDF, one report per signature, a coded problem for each fault."""
+
+from __future__ import annotations
+
+import re
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.pdf_utils.writer import copy_into_new_writer
+from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko_certvalidator import ValidationContext
+
+from signing.pdf_verify import PdfVerdict, validate_pdf
+from signing.seal import cosign_pdf
+from signing.verdicts import Status
+from tests.pdf.conftest import SealWith, make_context, signer_for
+from tests.pdf.pki import CREDIT_CODE, Pki
+
+
+async def test_sealed_pdf_is_valid_with_details(
+    sealed_pdf: Path, context: ValidationContext, pki: Pki
+) -> None:
+    verdict = await validate_pdf(sealed_pdf, validation_context=context)
+
+    assert verdict.status is Status.VALID, verdict.all_problems
+    (sig,) = verdict.signatures
+    assert sig.field_name == "PlatformSeal"
+    assert "Zhang San" in (sig.signer_subject or "")
+    assert sig.credit_code == CREDIT_CODE
+    assert sig.intact and sig.signature_valid and sig.trusted and not sig.revoked
+    assert sig.coverage == "entire_file" and sig.modification_level == "none"
+    assert sig.timestamp_time is not None and sig.timestamp_trusted
+    assert sig.signing_time is not None
+    assert abs((sig.timestamp_time - pki.now).total_seconds()) < 3600
+
+
+async def test_verdict_round_trips_through_json(
+    sealed_pdf: Path, context: ValidationContext
+) -> None:
+    verdict = await validate_pdf(sealed_pdf, validation_context=context)
+    text = verdict.to_json()
+    assert '"status": "valid"' in text
+    assert PdfVerdict.from_json(text) == verdict
+
+
+async def test_stream_input_gives_the_same_verdict(
+    sealed_pdf: Path, context: ValidationContext
+) -> None:
+    with sealed_pdf.open("rb") as stream:
+        verdict = await validate_pdf(stream, validation_context=context)
+    assert verdict.status is Status.VALID
+
+
+async def test_cosigned_pdf_keeps_both_signatures_valid(
+    sealed_pdf: Path,
+    context: ValidationContext,
+    pki: Pki,
+    timestamper: DummyTimeStamper,
+    tmp_path: Path,
+) -> None:
+    cosigned = tmp_path / "cosigned.pdf"
+    await cosign_pdf(
+        sealed_pdf,
+        cosigned,
+        signer=signer_for(pki, pki.cosigner),
+        timestamper=timestamper,
+        reason="见证 Witness",
+        location="福州",
+    )
+    twice = tmp_path / "twice.pdf"
+    await cosign_pdf(
+        cosigned,
+        twice,
+        signer=signer_for(pki, pki.signer),
+        timestamper=None,
+        reason="r",
+        location="l",
+    )
+
+    verdict = await validate_pdf(twice, validation_context=context)
+
+    assert verdict.status is Status.VALID, verdict.all_problems
+    assert [s.field_name for s in verdict.signatures] == ["PlatformSeal", "CoSign1", "CoSign2"]
+    first, second, third = verdict.signatures
+    assert first.coverage == "entire_revision" and first.modification_level == "form_filling"
+    assert "Li Si" in (second.signer_subject or "")
+    assert third.coverage == "entire_file" and third.timestamp_time is None
+
+
+async def test_not_a_pdf(tmp_path: Path, context: ValidationContext) -> None:
+    path = tmp_path / "x.pdf"
+    path.write_bytes(b"PK\x03\x04 this is a zip file, not a PDF")
+    verdict = await validate_pdf(path, validation_context=context)
+    assert verdict.status is Status.INVALID and verdict.codes == {"not_pdf"}
+    assert verdict.problems[0].message_zh == "文件不是 PDF 文档。"
+
+
+async def test_empty_file_is_not_a_pdf(tmp_path: Path, context: ValidationContext) -> None:
+    path = tmp_path / "empty.pdf"
+    path.write_bytes(b"")
+    assert (await validate_pdf(path, validation_context=context)).codes == {"not_pdf"}
+
+
+async def test_missing_file_is_a_verdict(tmp_path: Path, context: ValidationContext) -> None:
+    verdict = await validate_pdf(tmp_path / "nope.pdf", validation_context=context)
+    assert verdict.codes == {"unreadable"}
+
+
+async def test_truncated(sealed_pdf: Path, context: ValidationContext) -> None:
+    data = sealed_pdf.read_bytes()
+    sealed_pdf.write_bytes(data[: len(data) // 2])
+    verdict = await validate_pdf(sealed_pdf, validation_context=context)
+    assert verdict.status is Status.INVALID and verdict.codes == {"truncated"}
+
+
+async def test_garbage_after_header_is_unreadable(
+    tmp_path: Path, context: ValidationContext
+) -> None:
+    path = tmp_path / "bad.pdf"
+    path.write_bytes(b"%PDF-1.7\n" + b"\x00garbage" * 100 + b"\n%%EOF\n")
+    verdict = await validate_pdf(path, validation_context=context)
+    assert verdict.status is Status.INVALID and verdict.codes == {"unreadable"}
+
+
+async def test_encrypted(blank_pdf: Path, context: ValidationContext, tmp_path: Path) -> None:
+    with blank_pdf.open("rb") as inf:
+        writer = copy_into_new_writer(PdfFileReader(inf))
+    writer.encrypt("owner-secret", "user-secret")
+    path = tmp_path / "encrypted.pdf"
+    with path.open("wb") as out:
+        writer.write(out)
+    verdict = await validate_pdf(path, validation_context=context)
+    assert verdict.status is Status.INDETERMINATE and verdict.codes == {"encrypted"}
+
+
+async def test_unsigned(blank_pdf: Path, context: ValidationContext) -> None:
+    verdict = await validate_pdf(blank_pdf, validation_context=context)
+    assert verdict.status is Status.INVALID and verdict.codes == {"no_signature"}
+
+
+async def test_broken_byte_range(sealed_pdf: Path, context: ValidationContext) -> None:
+    data = sealed_pdf.read_bytes()
+    match = re.search(rb"/ByteRange \[0 (\d+) (\d+) (\d+)\]", data)
+    assert match
+    len1, start2, len2 = (int(g) for g in match.groups())
+    # Same width, so no offset moves: the first range stops one byte short.
+    new = f"/ByteRange [0 {len1 - 1} {start2} {len2}]".encode()
+    assert len(new) == len(match.group(0))
+    sealed_pdf.write_bytes(data.replace(match.group(0), new))
+
+    verdict = await validate_pdf(sealed_pdf, validation_context=context)
+    assert verdict.status is Status.INVALID
+    assert "byte_range_broken" in verdict.codes
+
+
+async def test_content_changed_inside_signed_range(
+    sealed_pdf: Path, context: ValidationContext
+) -> None:
+    data = sealed_pdf.read_bytes()
+    assert b"Tenderhall test document" in data
+    sealed_pdf.write_bytes(data.replace(b"Tenderhall test document", b"Tenderhall TEST document"))
+    verdict = await validate_pdf(sealed_pdf, validation_context=context)
+    assert verdict.status is Status.INVALID and verdict.codes == {"digest_mismatch"}
+
+
+async def test_modified_after_signing(
+    sealed_pdf: Path, context: ValidationContext, tmp_path: Path
+) -> None:
+    with sealed_pdf.open("rb") as inf:
+        writer = IncrementalPdfFileWriter(inf)
+        page_ref, _ = writer.find_page_for_modification(0)
+        stream = generic.StreamObject(stream_data=b"BT /F1 18 Tf 72 700 Td (Price: 1 yuan) Tj ET")
+        page = page_ref.get_object()
+        page[generic.NameObject("/Contents")] = writer.add_object(stream)
+        writer.update_container(page)
+        out = BytesIO()
+        writer.write(out)
+    tampered = tmp_path / "tampered.pdf"
+    tampered.write_bytes(out.getvalue())
+
+    verdict = await validate_pdf(tampered, validation_context=context)
+
+    assert verdict.status is Status.INVALID
+    (sig,) = verdict.signatures
+    assert sig.intact and sig.coverage == "entire_revision" and sig.modification_level == "other"
+    assert verdict.codes == {"modified_after_signing"}
+
+
+async def test_untrusted_signer(seal_with: SealWith, pki: Pki) -> None:
+    path = await seal_with(pki.stranger)
+    verdict = await validate_pdf(path, validation_context=make_context(pki))
+    assert verdict.status is Status.INVALID and verdict.codes == {"untrusted"}
+    assert not verdict.signatures[0].trusted
+
+
+async def test_expired_signer(seal_with: SealWith, pki: Pki) -> None:
+    path = await seal_with(pki.expired)
+    verdict = await validate_pdf(path, validation_context=make_context(pki))
+    assert verdict.status is Status.INVALID and verdict.codes == {"expired"}
+
+
+async def test_revoked_signer(seal_with: SealWith, pki: Pki) -> None:
+    path = await seal_with(pki.revoked)
+    verdict = await validate_pdf(path, validation_context=make_context(pki))
+    assert verdict.status is Status.INVALID and verdict.codes == {"revoked"}
+    assert verdict.signatures[0].revoked
+
+
+async def test_wrong_key_usage(seal_with: SealWith, pki: Pki) -> None:
+    path = await seal_with(pki.wrong_usage)
+    verdict = await validate_pdf(path, validation_context=make_context(pki))
+    assert verdict.status is Status.INVALID and verdict.codes == {"wrong_key_usage"}
+
+
+async def test_revocation_unknown_when_required_and_missing(sealed_pdf: Path, pki: Pki) -> None:
+    context = make_context(pki, crls=False, mode="require")
+    verdict = await validate_pdf(sealed_pdf, validation_context=context)
+    assert verdict.status is Status.INDETERMINATE
+    assert "revocation_unknown" in verdict.codes
+
+
+@pytest.mark.parametrize("code", ["not_pdf", "revoked", "modified_after_signing"])
+def test_messages_exist_in_both_languages(code: str) -> None:
+    from signing.pdf_verify import problem
+
+    found = problem(code, "2026-01-01")
+    assert found.message_en and found.message_zh and found.message_en != found.message_zh
