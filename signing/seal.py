@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from pyhanko.pdf_utils import content, layout, text
 from pyhanko.pdf_utils.font.api import FontEngine, FontEngineFactory
@@ -150,7 +150,8 @@ def _font_bytes(path: Path) -> bytes:
     pyHanko's glyph accumulator reads single fonts only, and Debian ships WenQuanYi as a ``.ttc``
     collection, so the first face is extracted with fontTools once per process.
     """
-    from fontTools.ttLib import TTCollection  # fontTools comes with pyHanko's font support
+    # fontTools (needed by pyHanko's font embedding anyway) ships no type information.
+    from fontTools.ttLib import TTCollection  # type: ignore[import-untyped]
 
     data = path.read_bytes()
     if data[:4] != b"ttcf":
@@ -166,7 +167,7 @@ def _font_bytes(path: Path) -> bytes:
     return out.getvalue()
 
 
-class CjkFontFactory(FontEngineFactory):  # type: ignore[misc]  # pyHanko is untyped for mypy
+class CjkFontFactory(FontEngineFactory):
     """Embeds (a subset of) a CJK TrueType font, from a ``.ttf``/``.otf`` or a ``.ttc`` file."""
 
     def __init__(self, path: Path = DEFAULT_CJK_FONT, size: int = 7) -> None:
@@ -175,7 +176,7 @@ class CjkFontFactory(FontEngineFactory):  # type: ignore[misc]  # pyHanko is unt
 
     def create_font_engine(self, writer: BasePdfFileWriter, obj_stream: Any = None) -> FontEngine:
         if obj_stream is None and writer.stream_xrefs:
-            obj_stream = writer.prepare_object_stream()
+            obj_stream = cast(Any, writer).prepare_object_stream()  # untyped in pyHanko
         return GlyphAccumulator(
             writer=writer,
             font_handle=BytesIO(_font_bytes(self.path)),
@@ -200,7 +201,7 @@ def _style(
         background_layout=layout.SimpleBoxLayoutRule(
             x_align=layout.AxisAlignment.ALIGN_MIN,
             y_align=layout.AxisAlignment.ALIGN_MID,
-            margins=layout.Margins.uniform(2),
+            margins=layout.Margins(left=2, right=2, top=2, bottom=2),
         ),
         inner_content_layout=layout.SimpleBoxLayoutRule(
             x_align=layout.AxisAlignment.ALIGN_MAX,
@@ -217,7 +218,7 @@ def _style(
 def _opened(source: Source, mode: str) -> Iterator[IO[bytes]]:
     if isinstance(source, str | Path):
         with Path(source).open(mode) as handle:
-            yield handle  # type: ignore[misc]  # open() in binary mode gives IO[bytes]
+            yield handle
     else:
         yield source
 

@@ -46,9 +46,9 @@ def main(ctx: click.Context) -> None:
 def _register() -> None:
     # Imported here, not at module top, so that `tenderhall --help` stays fast and each area's
     # module is the only place that knows its commands.
-    from webapp.cli import identity_cli, platform
+    from webapp.cli import identity_cli, pdf_cli, platform
 
-    for module in (platform, identity_cli):
+    for module in (platform, identity_cli, pdf_cli):
         for command in module.COMMANDS:
             main.add_command(command)
 
