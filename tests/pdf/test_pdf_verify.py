@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 
@@ -110,9 +111,12 @@ async def test_missing_file_is_a_verdict(tmp_path: Path, context: ValidationCont
     assert verdict.codes == {"unreadable"}
 
 
+def _edit(path: Path, change: Callable[[bytes], bytes]) -> None:
+    path.write_bytes(change(path.read_bytes()))
+
+
 async def test_truncated(sealed_pdf: Path, context: ValidationContext) -> None:
-    data = sealed_pdf.read_bytes()
-    sealed_pdf.write_bytes(data[: len(data) // 2])
+    _edit(sealed_pdf, lambda data: data[: len(data) // 2])
     verdict = await validate_pdf(sealed_pdf, validation_context=context)
     assert verdict.status is Status.INVALID and verdict.codes == {"truncated"}
 
@@ -143,14 +147,16 @@ async def test_unsigned(blank_pdf: Path, context: ValidationContext) -> None:
 
 
 async def test_broken_byte_range(sealed_pdf: Path, context: ValidationContext) -> None:
-    data = sealed_pdf.read_bytes()
-    match = re.search(rb"/ByteRange \[0 (\d+) (\d+) (\d+)\]", data)
-    assert match
-    len1, start2, len2 = (int(g) for g in match.groups())
-    # Same width, so no offset moves: the first range stops one byte short.
-    new = f"/ByteRange [0 {len1 - 1} {start2} {len2}]".encode()
-    assert len(new) == len(match.group(0))
-    sealed_pdf.write_bytes(data.replace(match.group(0), new))
+    def shorten_first_range(data: bytes) -> bytes:
+        match = re.search(rb"/ByteRange \[0 (\d+) (\d+) (\d+)\]", data)
+        assert match
+        len1, start2, len2 = (int(g) for g in match.groups())
+        # Same width, so no offset moves: the first range stops one byte short.
+        new = f"/ByteRange [0 {len1 - 1} {start2} {len2}]".encode()
+        assert len(new) == len(match.group(0))
+        return data.replace(match.group(0), new)
+
+    _edit(sealed_pdf, shorten_first_range)
 
     verdict = await validate_pdf(sealed_pdf, validation_context=context)
     assert verdict.status is Status.INVALID
@@ -160,9 +166,7 @@ async def test_broken_byte_range(sealed_pdf: Path, context: ValidationContext) -
 async def test_content_changed_inside_signed_range(
     sealed_pdf: Path, context: ValidationContext
 ) -> None:
-    data = sealed_pdf.read_bytes()
-    assert b"Tenderhall test document" in data
-    sealed_pdf.write_bytes(data.replace(b"Tenderhall test document", b"Tenderhall TEST document"))
+    _edit(sealed_pdf, lambda d: d.replace(b"Tenderhall test document", b"Tenderhall TEST document"))
     verdict = await validate_pdf(sealed_pdf, validation_context=context)
     assert verdict.status is Status.INVALID and verdict.codes == {"digest_mismatch"}
 
