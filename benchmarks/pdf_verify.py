@@ -37,10 +37,9 @@ if str(ROOT) not in sys.path:
 def build(size_mb: int, cache: Path) -> tuple[Path, Path, Path]:
     """The signed PDF, the trust root and the CRL (reused when already built for this size)."""
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
 
     from signing.seal import seal_pdf
-    from tests.pdf.conftest import signer_for
+    from tests.pdf.conftest import signer_for, store_of
     from tests.pdf.pdfs import write_pdf
     from tests.pdf.pki import make_test_pki
 
@@ -54,9 +53,7 @@ def build(size_mb: int, cache: Path) -> tuple[Path, Path, Path]:
     timestamper = DummyTimeStamper(
         tsa_cert=pki.tsa.asn1_cert,
         tsa_key=pki.tsa.asn1_key,
-        certs_to_embed=SimpleCertificateStore.from_certs(
-            [pki.intermediate.asn1_cert, pki.root.asn1_cert]
-        ),
+        certs_to_embed=store_of([pki.intermediate.asn1_cert, pki.root.asn1_cert]),
     )
     t = time.perf_counter()
     asyncio.run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from pyhanko.sign import signers
@@ -21,10 +22,13 @@ def pki() -> Pki:
     return make_test_pki()
 
 
+def store_of(certs: list[Any]) -> SimpleCertificateStore:
+    store: SimpleCertificateStore = cast(Any, SimpleCertificateStore).from_certs(certs)  # untyped
+    return store
+
+
 def chain_store(pki: Pki) -> SimpleCertificateStore:
-    return SimpleCertificateStore.from_certs(
-        [pki.intermediate.asn1_cert, pki.root.asn1_cert, pki.stranger_root.asn1_cert]
-    )
+    return store_of([pki.intermediate.asn1_cert, pki.root.asn1_cert, pki.stranger_root.asn1_cert])
 
 
 def signer_for(pki: Pki, issued: Issued) -> signers.SimpleSigner:
@@ -54,9 +58,7 @@ def timestamper(pki: Pki) -> DummyTimeStamper:
     return DummyTimeStamper(
         tsa_cert=pki.tsa.asn1_cert,
         tsa_key=pki.tsa.asn1_key,
-        certs_to_embed=SimpleCertificateStore.from_certs(
-            [pki.intermediate.asn1_cert, pki.root.asn1_cert]
-        ),
+        certs_to_embed=store_of([pki.intermediate.asn1_cert, pki.root.asn1_cert]),
     )
 
 

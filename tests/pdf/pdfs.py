@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 CHUNK = 1 << 20
 
@@ -65,3 +67,35 @@ def write_pdf(path: Path, *, text: str = "Tenderhall test document", image_bytes
             f"startxref\n{xref_at}\n%%EOF\n".encode("ascii")
         )
     return path
+
+
+def encrypt_pdf(source: Path, target: Path, user_password: str = "user-secret") -> Path:
+    """A copy of ``source`` encrypted with AES-256 under a user password (pyHanko's writer)."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.pdf_utils.writer import copy_into_new_writer
+
+    with source.open("rb") as inf:
+        writer: Any = copy_into_new_writer(PdfFileReader(inf))  # pyHanko's writer is untyped
+    writer.encrypt("owner-secret", user_password)
+    with target.open("wb") as out:
+        writer.write(out)
+    return target
+
+
+def replace_page_content(source: Path, target: Path, content: bytes) -> Path:
+    """Append an incremental update that swaps page 1's content stream (tampering)."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    with source.open("rb") as inf:
+        writer: Any = IncrementalPdfFileWriter(inf)
+        page_ref, _ = writer.find_page_for_modification(0)
+        page = page_ref.get_object()
+        page[generic.NameObject("/Contents")] = writer.add_object(
+            generic.StreamObject(stream_data=content)
+        )
+        writer.update_container(page)
+        out = BytesIO()
+        writer.write(out)
+    target.write_bytes(out.getvalue())
+    return target

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.pdf.pdfs import encrypt_pdf
 from tests.pdf.pki import PASSWORD, Pki
 from webapp.cli import main
 
@@ -76,15 +77,7 @@ def test_verify_without_trust_is_invalid_untrusted(
 
 
 def test_verify_indeterminate_exits_2(tmp_path: Path, blank_pdf: Path) -> None:
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.pdf_utils.writer import copy_into_new_writer
-
-    with blank_pdf.open("rb") as inf:
-        writer = copy_into_new_writer(PdfFileReader(inf))
-    writer.encrypt("owner", "user")
-    path = tmp_path / "enc.pdf"
-    with path.open("wb") as out:
-        writer.write(out)
+    path = encrypt_pdf(blank_pdf, tmp_path / "enc.pdf")
     code, out, _ = _run("pdf", "verify", str(path))
     assert code == 2 and "[encrypted]" in out
 

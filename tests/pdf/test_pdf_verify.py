@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from io import BytesIO
 from pathlib import Path
 
 import pytest
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.pdf_utils.writer import copy_into_new_writer
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator import ValidationContext
 
@@ -19,6 +14,7 @@ from signing.pdf_verify import PdfVerdict, validate_pdf
 from signing.seal import cosign_pdf
 from signing.verdicts import Status
 from tests.pdf.conftest import SealWith, make_context, signer_for
+from tests.pdf.pdfs import encrypt_pdf, replace_page_content
 from tests.pdf.pki import CREDIT_CODE, Pki
 
 
@@ -131,12 +127,7 @@ async def test_garbage_after_header_is_unreadable(
 
 
 async def test_encrypted(blank_pdf: Path, context: ValidationContext, tmp_path: Path) -> None:
-    with blank_pdf.open("rb") as inf:
-        writer = copy_into_new_writer(PdfFileReader(inf))
-    writer.encrypt("owner-secret", "user-secret")
-    path = tmp_path / "encrypted.pdf"
-    with path.open("wb") as out:
-        writer.write(out)
+    path = encrypt_pdf(blank_pdf, tmp_path / "encrypted.pdf")
     verdict = await validate_pdf(path, validation_context=context)
     assert verdict.status is Status.INDETERMINATE and verdict.codes == {"encrypted"}
 
@@ -174,17 +165,9 @@ async def test_content_changed_inside_signed_range(
 async def test_modified_after_signing(
     sealed_pdf: Path, context: ValidationContext, tmp_path: Path
 ) -> None:
-    with sealed_pdf.open("rb") as inf:
-        writer = IncrementalPdfFileWriter(inf)
-        page_ref, _ = writer.find_page_for_modification(0)
-        stream = generic.StreamObject(stream_data=b"BT /F1 18 Tf 72 700 Td (Price: 1 yuan) Tj ET")
-        page = page_ref.get_object()
-        page[generic.NameObject("/Contents")] = writer.add_object(stream)
-        writer.update_container(page)
-        out = BytesIO()
-        writer.write(out)
-    tampered = tmp_path / "tampered.pdf"
-    tampered.write_bytes(out.getvalue())
+    tampered = replace_page_content(
+        sealed_pdf, tmp_path / "tampered.pdf", b"BT /F1 18 Tf 72 700 Td (Price: 1 yuan) Tj ET"
+    )
 
     verdict = await validate_pdf(tampered, validation_context=context)
 
