@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -53,8 +55,7 @@ def context(pki: Pki) -> ValidationContext:
     return make_context(pki)
 
 
-@pytest.fixture
-def timestamper(pki: Pki) -> DummyTimeStamper:
+def make_timestamper(pki: Pki) -> DummyTimeStamper:
     return DummyTimeStamper(
         tsa_cert=pki.tsa.asn1_cert,
         tsa_key=pki.tsa.asn1_key,
@@ -63,32 +64,55 @@ def timestamper(pki: Pki) -> DummyTimeStamper:
 
 
 @pytest.fixture
+def timestamper(pki: Pki) -> DummyTimeStamper:
+    return make_timestamper(pki)
+
+
+@pytest.fixture
 def blank_pdf(tmp_path: Path) -> Path:
     return write_pdf(tmp_path / "blank.pdf")
 
 
-SealWith = Callable[[Issued], Awaitable[Path]]
+@pytest.fixture(scope="session")
+def sealed_originals(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """The blank PDF sealed once per test certificate (sealing embeds a CJK font: ~0.5 s)."""
+    directory = tmp_path_factory.mktemp("sealed")
+    blank = write_pdf(directory / "blank.pdf")
+    timestamper = make_timestamper(pki)
+
+    async def seal_all() -> dict[int, Path]:
+        done = {}
+        for issued in (pki.signer, pki.stranger, pki.expired, pki.revoked, pki.wrong_usage):
+            out = directory / f"sealed-{issued.cert.serial_number}.pdf"
+            await seal_pdf(
+                blank,
+                out,
+                signer=signer_for(pki, issued),
+                timestamper=timestamper,
+                reason="开标记录 Opening record",
+                location="福州 Fuzhou",
+            )
+            done[issued.cert.serial_number] = out
+        return done
+
+    return asyncio.run(seal_all())
+
+
+SealWith = Callable[[Issued], Path]
 
 
 @pytest.fixture
-def seal_with(pki: Pki, blank_pdf: Path, timestamper: DummyTimeStamper, tmp_path: Path) -> SealWith:
-    """Seal the blank PDF with a given certificate (as the platform would)."""
+def seal_with(sealed_originals: dict[int, Path], tmp_path: Path) -> SealWith:
+    """A fresh copy of the blank PDF as sealed with a given certificate (the platform's way)."""
 
-    async def seal(issued: Issued) -> Path:
+    def copy(issued: Issued) -> Path:
         out = tmp_path / f"sealed-{issued.cert.serial_number}.pdf"
-        await seal_pdf(
-            blank_pdf,
-            out,
-            signer=signer_for(pki, issued),
-            timestamper=timestamper,
-            reason="开标记录 Opening record",
-            location="福州 Fuzhou",
-        )
+        shutil.copyfile(sealed_originals[issued.cert.serial_number], out)
         return out
 
-    return seal
+    return copy
 
 
 @pytest.fixture
-async def sealed_pdf(seal_with: SealWith, pki: Pki) -> Path:
-    return await seal_with(pki.signer)
+def sealed_pdf(seal_with: SealWith, pki: Pki) -> Path:
+    return seal_with(pki.signer)

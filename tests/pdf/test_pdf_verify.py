@@ -178,27 +178,27 @@ async def test_modified_after_signing(
 
 
 async def test_untrusted_signer(seal_with: SealWith, pki: Pki) -> None:
-    path = await seal_with(pki.stranger)
+    path = seal_with(pki.stranger)
     verdict = await validate_pdf(path, validation_context=make_context(pki))
     assert verdict.status is Status.INVALID and verdict.codes == {"untrusted"}
     assert not verdict.signatures[0].trusted
 
 
 async def test_expired_signer(seal_with: SealWith, pki: Pki) -> None:
-    path = await seal_with(pki.expired)
+    path = seal_with(pki.expired)
     verdict = await validate_pdf(path, validation_context=make_context(pki))
     assert verdict.status is Status.INVALID and verdict.codes == {"expired"}
 
 
 async def test_revoked_signer(seal_with: SealWith, pki: Pki) -> None:
-    path = await seal_with(pki.revoked)
+    path = seal_with(pki.revoked)
     verdict = await validate_pdf(path, validation_context=make_context(pki))
     assert verdict.status is Status.INVALID and verdict.codes == {"revoked"}
     assert verdict.signatures[0].revoked
 
 
 async def test_wrong_key_usage(seal_with: SealWith, pki: Pki) -> None:
-    path = await seal_with(pki.wrong_usage)
+    path = seal_with(pki.wrong_usage)
     verdict = await validate_pdf(path, validation_context=make_context(pki))
     assert verdict.status is Status.INVALID and verdict.codes == {"wrong_key_usage"}
 
