@@ -42,7 +42,11 @@ from pyhanko.sign.validation.status import (
     SignatureCoverageLevel,
 )
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator.errors import InsufficientRevinfoError, StaleRevinfoError
+from pyhanko_certvalidator.errors import (
+    ExpiredError,
+    InsufficientRevinfoError,
+    StaleRevinfoError,
+)
 
 from signing.verdicts import Problem, Status, worst
 from trading.credit_code import is_valid_credit_code
@@ -110,8 +114,9 @@ _CATALOGUE: dict[str, tuple[Status, str, str]] = {
     ),
     "expired": (
         Status.INVALID,
-        "The signer's certificate has expired (not valid after {detail}).",
-        "签名证书已过期（有效期至 {detail}）。",
+        "The signer's certificate, or a CA certificate above it, has expired "
+        "(not valid after {detail}).",
+        "签名证书（或其上级 CA 证书）已过期（有效期至 {detail}）。",
     ),
     "expired_since_signing": (
         Status.INDETERMINATE,
@@ -340,7 +345,8 @@ async def _chain_detail(
 ) -> tuple[str, str]:
     """Re-run path validation to tell missing revocation data from other chain failures.
 
-    pyHanko folds both into the same AdES sub-indication; the certvalidator exception says which.
+    pyHanko folds these (and an expired CA) into one AdES sub-indication; the certvalidator
+    exception says which.
     """
     validator = CertificateValidator(
         embedded.signer_cert,
@@ -351,6 +357,8 @@ async def _chain_detail(
         await validator.async_validate_path()
     except (InsufficientRevinfoError, StaleRevinfoError) as exc:
         return "revocation_unknown", str(exc)
+    except ExpiredError as exc:  # a CA certificate in the chain (the signer's is mapped earlier)
+        return "expired", exc.expired_dt.isoformat()
     except Exception as exc:  # any other certvalidator failure is reported as its text
         return "chain_invalid", str(exc)
     return "chain_invalid", "unknown reason"
@@ -428,8 +436,10 @@ async def _check_signature(
     timestamp_time = ts.timestamp if ts is not None else None
     found = _integrity_problems(status)
     if status.intact and status.valid:
+        # Only a trusted timestamp proves when the signature existed.
+        proven_time = timestamp_time if ts is not None and ts.trusted else None
         found += await _trust_problems(
-            embedded, status.trust_problem_indic, status, context, timestamp_time
+            embedded, status.trust_problem_indic, status, context, proven_time
         )
     if ts is not None:
         if not (ts.intact and ts.valid):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator import ValidationContext
 
 from signing.pdf_verify import PdfVerdict, validate_pdf
-from signing.seal import cosign_pdf
+from signing.seal import cosign_pdf, seal_pdf
 from signing.verdicts import Status
 from tests.pdf.conftest import SealWith, make_context, signer_for
 from tests.pdf.pdfs import encrypt_pdf, replace_page_content
@@ -216,3 +219,54 @@ def test_messages_exist_in_both_languages(code: str) -> None:
 
     found = problem(code, "2026-01-01")
     assert found.message_en and found.message_zh and found.message_en != found.message_zh
+
+
+async def test_owner_password_only_pdf_is_opened(
+    blank_pdf: Path, context: ValidationContext, tmp_path: Path
+) -> None:
+    path = encrypt_pdf(blank_pdf, tmp_path / "owner-only.pdf", user_password="")
+    verdict = await validate_pdf(path, validation_context=context)
+    assert verdict.codes == {"no_signature"}
+
+
+async def test_validation_after_the_certificate_expired(sealed_pdf: Path, pki: Pki) -> None:
+    later = pki.now + timedelta(days=400)  # past every test certificate's end, TSA's included
+    context = ValidationContext(
+        trust_roots=[pki.root.asn1_cert], crls=[pki.crl_der], allow_fetching=False, moment=later
+    )
+    verdict = await validate_pdf(sealed_pdf, validation_context=context)
+    assert verdict.status is Status.INVALID and "expired" in verdict.codes
+    assert verdict.checked_at == later
+
+
+async def test_document_timestamp_is_validated(
+    sealed_pdf: Path, context: ValidationContext, timestamper: DummyTimeStamper, tmp_path: Path
+) -> None:
+    stamped = tmp_path / "stamped.pdf"
+    with sealed_pdf.open("rb") as inf, stamped.open("wb") as out:
+        await PdfTimeStamper(timestamper).async_timestamp_pdf(
+            IncrementalPdfFileWriter(inf), "sha256", output=out
+        )
+    verdict = await validate_pdf(stamped, validation_context=context)
+    assert verdict.status is Status.VALID, verdict.all_problems
+    seal, stamp = verdict.signatures
+    assert seal.modification_level == "lta_updates"
+    assert stamp.kind == "document_timestamp" and stamp.timestamp_time is not None
+
+
+async def test_seal_with_validation_data_embedded(
+    blank_pdf: Path, pki: Pki, timestamper: DummyTimeStamper, tmp_path: Path
+) -> None:
+    sealed = tmp_path / "lt.pdf"
+    await seal_pdf(
+        blank_pdf,
+        sealed,
+        signer=signer_for(pki, pki.signer),
+        timestamper=timestamper,
+        reason="r",
+        location="l",
+        validation_context=make_context(pki),
+    )
+    assert b"/DSS" in sealed.read_bytes()
+    verdict = await validate_pdf(sealed, validation_context=make_context(pki))
+    assert verdict.status is Status.VALID, verdict.all_problems
