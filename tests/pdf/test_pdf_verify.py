@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -13,7 +14,7 @@ from pyhanko.sign.signers import PdfTimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from signing.pdf_verify import PdfVerdict, validate_pdf
+from signing.pdf_verify import PdfVerdict, validate_pdf, validate_pdf_sync
 from signing.seal import cosign_pdf, seal_pdf
 from signing.verdicts import Status
 from tests.pdf.conftest import SealWith, make_context, signer_for
@@ -270,3 +271,23 @@ async def test_seal_with_validation_data_embedded(
     assert b"/DSS" in sealed.read_bytes()
     verdict = await validate_pdf(sealed, validation_context=make_context(pki))
     assert verdict.status is Status.VALID, verdict.all_problems
+
+
+def test_random_corruption_never_raises_and_is_never_valid(
+    sealed_pdf: Path, context: ValidationContext
+) -> None:
+    original = sealed_pdf.read_bytes()
+    contents = re.search(rb"/Contents <([0-9a-fA-F]+)>", original)
+    assert contents
+    rng = random.Random(4)  # fixed seed: the same 20 corruptions on every run
+    for _ in range(20):
+        data = bytearray(original)
+        at = rng.randrange(len(data))
+        data[at] ^= 1 << rng.randrange(8)
+        sealed_pdf.write_bytes(bytes(data))
+        verdict = validate_pdf_sync(sealed_pdf, validation_context=context)
+        # The zero padding after the DER signature inside /Contents is not signed by design.
+        in_signature_blob = contents.start(1) <= at < contents.end(1)
+        if not in_signature_blob:
+            assert verdict.status is not Status.VALID, (at, verdict)
+        assert verdict.to_json()
