@@ -33,6 +33,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 
@@ -277,7 +278,26 @@ async def _sign(
     except SealError:
         raise
     except (PdfError, SigningError, OSError, ValueError, KeyError) as exc:
-        raise SealError(str(exc) or type(exc).__name__, str(exc) or type(exc).__name__) from exc
+        raise _explain(exc) from exc
+
+
+def _explain(exc: Exception) -> SealError:
+    """A sealing failure in words a person can act on."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, TimestampRequestError):
+        return SealError(
+            f"the timestamp authority did not answer ({detail})",
+            f"时间戳服务无响应（{detail}）",
+        )
+    if isinstance(exc, PdfError):
+        return SealError(
+            f"the input is not a readable PDF ({detail})", f"输入文件不是可读取的 PDF（{detail}）"
+        )
+    if isinstance(exc, OSError):
+        return SealError(
+            f"a file could not be read or written ({detail})", f"文件读写失败（{detail}）"
+        )
+    return SealError(detail, detail)
 
 
 async def seal_pdf(
@@ -343,7 +363,7 @@ async def cosign_pdf(
         try:
             existing = _signature_count(IncrementalPdfFileWriter(probe, strict=False))
         except (PdfError, OSError, ValueError) as exc:
-            raise SealError(str(exc), str(exc)) from exc
+            raise _explain(exc) from exc
         if not isinstance(source, str | Path):
             probe.seek(0)
     if placement is None:

@@ -112,11 +112,12 @@ def test_bad_password_is_a_readable_error(
 def test_seal_of_a_non_pdf_is_a_readable_error(files: dict[str, Path], tmp_path: Path) -> None:
     source, target = tmp_path / "x.pdf", tmp_path / "y.pdf"
     source.write_text("not a pdf")
-    code = _seal_expect_failure(files, source, target)
+    code, err = _seal_expect_failure(files, source, target)
     assert code == 3 and not target.exists()
+    assert "不是可读取的 PDF" in err and "not a readable PDF" in err
 
 
-def _seal_expect_failure(files: dict[str, Path], source: Path, target: Path) -> int:
+def _seal_expect_failure(files: dict[str, Path], source: Path, target: Path) -> tuple[int, str]:
     code, _, err = _run(
         "pdf",
         "seal",
@@ -132,4 +133,25 @@ def _seal_expect_failure(files: dict[str, Path], source: Path, target: Path) -> 
         PASSWORD.decode(),
     )
     assert "错误 / error" in err and "Traceback" not in err
-    return code
+    return code, err
+
+
+def test_unreachable_tsa_is_a_readable_error(
+    files: dict[str, Path], blank_pdf: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "out.pdf"
+    code, _, err = _run(
+        "pdf",
+        "seal",
+        str(blank_pdf),
+        str(target),
+        "--key",
+        str(files["signer.p12"]),
+        "--password",
+        PASSWORD.decode(),
+        "--tsa-url",
+        "http://127.0.0.1:9/tsa",  # the discard port: nothing listens there
+    )
+    assert code == 3 and not target.exists()
+    assert "时间戳服务无响应" in err and "timestamp authority did not answer" in err
+    assert "Traceback" not in err
