@@ -511,11 +511,23 @@ async def _check_field(
     sig_field: Any,
     context: ValidationContext,
     key_usage: KeyUsageConstraints,
-) -> SignatureReport:
+) -> tuple[int, SignatureReport]:
+    """The report for one signature field, with the revision it signed (to sort by)."""
+    unknown = 1 << 30  # unreadable signatures go last
     try:
         embedded = EmbeddedPdfSignature(reader, sig_field, field_name)
+        revision = int(embedded.signed_revision)
     except Exception as exc:  # a damaged signature dictionary or CMS blob is a finding
-        return _failed(field_name, "malformed_signature", exc or type(exc).__name__)
+        return unknown, _failed(field_name, "malformed_signature", str(exc) or type(exc).__name__)
+    return revision, await _check_embedded(embedded, field_name, context, key_usage)
+
+
+async def _check_embedded(
+    embedded: EmbeddedPdfSignature,
+    field_name: str,
+    context: ValidationContext,
+    key_usage: KeyUsageConstraints,
+) -> SignatureReport:
     try:
         if embedded.sig_object_type == "/DocTimeStamp":
             return await _check_document_timestamp(embedded, context)
@@ -564,14 +576,14 @@ async def validate_pdf(
                         return _verdict(checked_at, problem("encrypted"))
                 found = list(enumerate_sig_fields(reader, filled_status=True))
             except Exception as exc:  # the PDF parser's many error types all mean "damaged"
-                return _verdict(checked_at, problem("unreadable", exc or type(exc).__name__))
+                return _verdict(checked_at, problem("unreadable", str(exc) or type(exc).__name__))
             if not found:
                 return _verdict(checked_at, problem("no_signature"))
-            reports = []
-            for field_name, _value, sig_field in found:
-                reports.append(
-                    await _check_field(reader, field_name, sig_field, validation_context, key_usage)
-                )
+            ordered = [
+                await _check_field(reader, field_name, sig_field, validation_context, key_usage)
+                for field_name, _value, sig_field in found
+            ]
+            reports = [report for _, report in sorted(ordered, key=lambda item: item[0])]
     except OSError as exc:
         return _verdict(checked_at, problem("unreadable", exc))
     return PdfVerdict(
