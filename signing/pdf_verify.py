@@ -294,19 +294,25 @@ def _opened(source: Source) -> Iterator[IO[bytes]]:
         yield source
 
 
-def _sniff(stream: IO[bytes]) -> str | None:
-    """A document-level problem code from the file's head and tail, or None."""
+def _sniff(stream: IO[bytes]) -> tuple[str | None, bool]:
+    """A document-level problem code from the file's head and tail, and whether it ends cleanly.
+
+    A file ends cleanly when its last bytes are ``%%EOF`` and whitespace. A file cut inside its
+    last incremental update may still hold an earlier ``%%EOF`` near the end; that is only called
+    truncated if the parser then fails (writers may append junk after ``%%EOF``).
+    """
     stream.seek(0)
     head = stream.read(1024)
     if b"%PDF-" not in head:
-        return "not_pdf"
+        return "not_pdf", False
     stream.seek(0, os.SEEK_END)
     size = stream.tell()
     stream.seek(max(0, size - 2048))
-    if b"%%EOF" not in stream.read():
-        return "truncated"
+    tail = stream.read()
     stream.seek(0)
-    return None
+    if b"%%EOF" not in tail:
+        return "truncated", False
+    return None, tail.rstrip(b"\x00\t\n\x0c\r ").endswith(b"%%EOF")
 
 
 def _verdict(checked_at: datetime, *problems: Problem) -> PdfVerdict:
@@ -561,7 +567,7 @@ async def validate_pdf(
     checked_at = at or validation_context.moment or datetime.now(UTC)
     try:
         with _opened(source) as stream:
-            sniffed = _sniff(stream)
+            sniffed, ends_cleanly = _sniff(stream)
             if sniffed:
                 return _verdict(checked_at, problem(sniffed))
             try:
@@ -576,6 +582,8 @@ async def validate_pdf(
                         return _verdict(checked_at, problem("encrypted"))
                 found = list(enumerate_sig_fields(reader, filled_status=True))
             except Exception as exc:  # the PDF parser's many error types all mean "damaged"
+                if not ends_cleanly:
+                    return _verdict(checked_at, problem("truncated"))
                 return _verdict(checked_at, problem("unreadable", str(exc) or type(exc).__name__))
             if not found:
                 return _verdict(checked_at, problem("no_signature"))

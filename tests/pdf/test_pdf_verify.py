@@ -291,3 +291,15 @@ def test_random_corruption_never_raises_and_is_never_valid(
         if not in_signature_blob:
             assert verdict.status is not Status.VALID, (at, verdict)
         assert verdict.to_json()
+
+
+async def test_cut_inside_the_last_update_is_truncated(
+    sealed_pdf: Path, context: ValidationContext, tmp_path: Path
+) -> None:
+    tampered = replace_page_content(sealed_pdf, tmp_path / "two-revisions.pdf", b"BT ET")
+    data = tampered.read_bytes()
+    assert data.count(b"%%EOF") >= 2
+    cut = len(data) - 40  # inside the last update: the earlier %%EOF is still in the tail
+    tampered.write_bytes(data[:cut])
+    verdict = await validate_pdf(tampered, validation_context=context)
+    assert verdict.status is Status.INVALID and verdict.codes == {"truncated"}
