@@ -24,6 +24,9 @@ ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")
 TrustCheck = Callable[[x509.Certificate, datetime], Awaitable[tuple[str | None, str]]]
 """Returns (problem, detail): problem is None, ``untrusted``, ``revoked`` or ``indeterminate``."""
 
+CreditCodeReader = Callable[[x509.Certificate], Awaitable[str | None]]
+"""Reads the organisation's credit code where the certificate's CA provider puts it."""
+
 
 def _credit_code(cert: x509.Certificate) -> str | None:
     for oid in (ORGANIZATION_IDENTIFIER,):
@@ -66,8 +69,13 @@ def _verify_signature(cert: x509.Certificate, message: bytes, signature: bytes) 
 class X509CertificateVerifier:
     """The :class:`trading.identity.services.CertificateVerifier` adapter."""
 
-    def __init__(self, trust_check: TrustCheck | None = None) -> None:
+    def __init__(
+        self,
+        trust_check: TrustCheck | None = None,
+        credit_code_of: CreditCodeReader | None = None,
+    ) -> None:
         self._trust_check = trust_check
+        self._credit_code_of = credit_code_of
 
     async def inspect(self, certificate: bytes, now: datetime) -> CertificateCheck:
         try:
@@ -95,7 +103,9 @@ class X509CertificateVerifier:
             subject=cert.subject.rfc4514_string(),
             serial=format(cert.serial_number, "x"),
             not_after=cert.not_valid_after_utc,
-            credit_code=_credit_code(cert),
+            credit_code=(
+                await self._credit_code_of(cert) if self._credit_code_of else _credit_code(cert)
+            ),
             problem=problem,
             detail=detail or (str(names[0].value) if names and problem else ""),
         )

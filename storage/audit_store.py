@@ -14,8 +14,9 @@ audited transactions at their end; use cases therefore append their audit event 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -50,7 +51,9 @@ from trading.errors import NotFoundError, ValidationError
 from trading.ports import AuditRecord
 
 Signer = Callable[[bytes], bytes]
-"""Signs a tree head payload with the platform's log key; the signing helper provides it."""
+"""Signs a tree head payload with the platform's log key (``signing.log_key``)."""
+Timestamper = Callable[[bytes], Awaitable[bytes]]
+"""Returns an RFC 3161 token (DER) over a SHA-256 digest."""
 
 EXPORT_FORMAT = "tenderhall-audit-export/1"
 _BATCH = 2000
@@ -78,6 +81,8 @@ class TreeHead:
     signed: bytes
     """The canonical payload (:func:`trading.audit.events.tree_head_payload`) that was signed."""
     signature: bytes
+    timestamp_token: bytes | None = None
+    """RFC 3161 token (DER) over SHA-256 of ``signed``, from the platform's TSA."""
 
 
 @dataclass(frozen=True)
@@ -330,15 +335,21 @@ class SqlAuditLog:
 
     # --- tree heads and the scheduled tick ------------------------------------------------
 
-    async def sign_tree_head(self, signer: Signer, now: datetime) -> TreeHead:
-        """Sign the current root; if the log has not grown since the last head, return that."""
+    async def sign_tree_head(
+        self, signer: Signer, now: datetime, *, timestamp: Timestamper | None = None
+    ) -> TreeHead:
+        """Sign the current root; if the log has not grown since the last head, return that.
+
+        With ``timestamp``, the head also carries an RFC 3161 token over SHA-256 of the payload.
+        """
         frontier = await self._state()
         latest = await self.latest_tree_head()
         if latest is not None and latest.size == frontier.size:
             return latest
         root = frontier.root()
         payload = tree_head_payload(frontier.size, root, now)
-        head = TreeHead(frontier.size, root, now, payload, signer(payload))
+        token = await timestamp(hashlib.sha256(payload).digest()) if timestamp else None
+        head = TreeHead(frontier.size, root, now, payload, signer(payload), token)
         await self._conn.execute(
             audit_tree_heads.insert().values(
                 size=head.size,
@@ -346,6 +357,7 @@ class SqlAuditLog:
                 issued_at=head.issued_at,
                 signed=head.signed,
                 signature=head.signature,
+                timestamp_token=head.timestamp_token,
             )
         )
         return head
@@ -354,7 +366,10 @@ class SqlAuditLog:
         rows = await self._conn.execute(
             sa.select(audit_tree_heads).order_by(audit_tree_heads.c.size)
         )
-        return [TreeHead(r.size, r.root, r.issued_at, r.signed, r.signature) for r in rows]
+        return [
+            TreeHead(r.size, r.root, r.issued_at, r.signed, r.signature, r.timestamp_token)
+            for r in rows
+        ]
 
     async def latest_tree_head(self) -> TreeHead | None:
         row = (
@@ -364,10 +379,18 @@ class SqlAuditLog:
         ).one_or_none()
         if row is None:
             return None
-        return TreeHead(row.size, row.root, row.issued_at, row.signed, row.signature)
+        return TreeHead(
+            row.size, row.root, row.issued_at, row.signed, row.signature, row.timestamp_token
+        )
 
     async def publish(
-        self, signer: Signer, now: datetime, *, bucket: int, hold: timedelta
+        self,
+        signer: Signer,
+        now: datetime,
+        *,
+        bucket: int,
+        hold: timedelta,
+        timestamp: Timestamper | None = None,
     ) -> TreeHead:
         """The scheduled tick: pad this period's sealed leaves with covers, then sign a head.
 
@@ -383,7 +406,7 @@ class SqlAuditLog:
         )
         for _ in range(cover_events_needed(int(sealed or 0), bucket)):
             await self.append_event(lambda seq: cover_event(seq, now, hold=hold))
-        return await self.sign_tree_head(signer, now)
+        return await self.sign_tree_head(signer, now, timestamp=timestamp)
 
     # --- export ---------------------------------------------------------------------------
 
@@ -458,6 +481,8 @@ class SqlAuditLog:
                 "signed": base64.b64encode(h.signed).decode(),
                 "signature": base64.b64encode(h.signature).decode(),
             }
+            if h.timestamp_token is not None:
+                entry["timestamp_token"] = base64.b64encode(h.timestamp_token).decode()
             head_lines.append(json.dumps(entry, sort_keys=True) + "\n")
         await anyio.Path(directory / "tree_heads.jsonl").write_text("".join(head_lines))
         root = state.root()

@@ -67,5 +67,6 @@ audit_tree_heads = sa.Table(
     sa.Column("issued_at", UtcDateTime(), nullable=False),
     sa.Column("signed", sa.LargeBinary(), nullable=False),
     sa.Column("signature", sa.LargeBinary(), nullable=False),
+    sa.Column("timestamp_token", sa.LargeBinary(), nullable=True),
 )
 """Signed tree heads: ``signed`` is the canonical JSON that ``signature`` covers."""

@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from storage import migrate
 from trading.ports import Clock
-from webapp.api import audit, health, identity, objects, tenders
+from webapp.api import audit, health, identity, objects, tenders, trust
 from webapp.auth import policy_guard
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.jobs import Dispatcher, tick
@@ -83,8 +83,10 @@ def create_app(
         health.healthz,
         health.readyz,
         objects.download,
+        *identity.auth_routers(settings.signin_per_minute),
         *identity.ROUTERS,
         *audit.ROUTERS,
+        *trust.ROUTERS,
         *tenders.ROUTERS,
     ]
     app = Litestar(

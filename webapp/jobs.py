@@ -31,7 +31,7 @@ DueWorkSource = Callable[["Services"], Awaitable[int]]
 _handlers: dict[str, JobHandler] = {}
 _due_sources: list[DueWorkSource] = []
 
-REGISTERING_MODULES = ("webapp.api.audit", "webapp.api.tenders")
+REGISTERING_MODULES = ("webapp.api.audit", "webapp.api.trust", "webapp.api.tenders")
 """Modules whose import registers job handlers and due-work sources (web process and workers)."""
 
 

@@ -6,13 +6,20 @@ Built once from settings and handed to use cases, the API, the CLI and workers.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+from cryptography import x509
+from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from signing.login import TrustCheck
+from signing.identity import identity_of
+from signing.login import X509CertificateVerifier
+from signing.trust import TrustStore, login_trust_check
+from signing.tsa import TimestampAuthority, ensure_platform_tsa, http_timestamper, timestamp
 from storage.db import create_engine
 from storage.objects import open_object_store
 from storage.uow import SqlUnitOfWork
@@ -20,6 +27,8 @@ from trading.ports import Clock, ObjectStore, SystemClock
 from trading.tenders.services import DocumentValidator
 from webapp.jobs import CeleryDispatcher, Dispatcher, InProcessDispatcher
 from webapp.settings import Settings
+
+TRUST_CACHE_SECONDS = 10.0
 
 
 def load_or_create_secret(settings: Settings) -> bytes:
@@ -50,8 +59,53 @@ class Services:
     secret: bytes
     dispatcher: Dispatcher = field(init=False)
     celery_app: object | None = None
-    trust_check: TrustCheck | None = None
-    """Chain, trust and revocation check for certificates presented to the platform."""
+    _trust_cache: tuple[float, TrustStore] | None = field(default=None, init=False)
+    _tsa: TimestampAuthority | None = field(default=None, init=False)
+
+    async def trust_store(self) -> TrustStore:
+        """The CA providers and cached CRLs from the database (re-read every few seconds)."""
+        now = time.monotonic()
+        if self._trust_cache is None or now - self._trust_cache[0] > TRUST_CACHE_SECONDS:
+            async with self.uow() as uow:
+                store = await uow.trust.load_store()
+            self._trust_cache = (now, store)
+        return self._trust_cache[1]
+
+    def forget_trust_store(self) -> None:
+        """Drop the cached trust store (after an administrator changed providers or CRLs)."""
+        self._trust_cache = None
+
+    def tsa(self) -> TimestampAuthority:
+        """The platform's own RFC 3161 TSA (key and certificate created on first use)."""
+        if self._tsa is None:
+            self._tsa = ensure_platform_tsa(
+                self.settings.data_dir / "keys" / "tsa", now=self.clock.now()
+            )
+        return self._tsa
+
+    def timestamper(self) -> TimeStamper:
+        """What timestamps PDF seals: the external TSA if configured, else the platform's own."""
+        if self.settings.tsa_url:
+            return http_timestamper(self.settings.tsa_url)
+        return self.tsa().timestamper
+
+    async def timestamp(self, digest: bytes) -> bytes:
+        """An RFC 3161 token (DER) over a SHA-256 digest."""
+        return await timestamp(digest, self.timestamper())
+
+    def certificate_verifier(self) -> X509CertificateVerifier:
+        """Certificates presented for sign-in or binding: chain, validity and revocation against
+        the configured CA providers (none configured: every certificate is untrusted), and the
+        credit code read where the issuing provider puts it."""
+
+        async def check(cert: x509.Certificate, now: datetime) -> tuple[str | None, str]:
+            return await login_trust_check(await self.trust_store())(cert, now)
+
+        async def credit_code_of(cert: x509.Certificate) -> str | None:
+            return identity_of(cert, await self.trust_store()).credit_code
+
+        return X509CertificateVerifier(check, credit_code_of)
+
     document_validator: DocumentValidator | None = None
     """Signature check of uploaded tender PDFs; uploads are refused (503) until one is set."""
 

@@ -86,6 +86,12 @@ def _broker_url(raw: str) -> str:
     return raw
 
 
+def _http_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError(raw)
+    return raw
+
+
 def _secret(raw: str) -> str:
     if len(raw) < 32:
         raise ValueError("too short")
@@ -178,6 +184,26 @@ class Settings:
     tick_seconds: int = _setting(
         15,
         "Interval of the scheduler tick that runs due work (`next_check`).",
+        "a positive integer",
+        parse=_positive_int,
+    )
+    tsa_url: str | None = _setting(
+        None,
+        "External RFC 3161 timestamp authority (`https://tsa.example/tsr`). Default: the "
+        "platform's own TSA, its key and certificate created in `DATA_DIR/keys/tsa`.",
+        "an http(s):// URL",
+        parse=_http_url,
+    )
+    crl_refresh_minutes: int = _setting(
+        60,
+        "How often the CA providers' CRLs are fetched and cached, in minutes.",
+        "a positive integer",
+        parse=_positive_int,
+    )
+    signin_per_minute: int = _setting(
+        30,
+        "Sign-in attempts (password, certificate, nonce requests) allowed per client address per "
+        "minute; accounts are also locked for 15 minutes after 5 wrong passwords.",
         "a positive integer",
         parse=_positive_int,
     )

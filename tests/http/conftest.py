@@ -67,6 +67,8 @@ def app_settings(tmp_path: Path, database_url: str) -> Settings:
         storage_url=(tmp_path / "objects").as_uri(),
         secret_key="k" * 32,
         log_json=True,
+        # The access matrix signs in far more often than a person would from one address.
+        signin_per_minute=10_000,
     )
 
 
@@ -123,4 +125,7 @@ async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
     app = create_app(app_settings(tmp_path, database_url), run_scheduler=False)
     async with AsyncTestClient(app) as client:
         actors, orgs = await populate(app)
+        # populate() ran on the test's event loop, the app serves on the client's: pooled
+        # asyncpg connections cannot cross loops, so the app starts its pool afresh.
+        await app.state.services.engine.dispose()
         yield World(client=client, app=app, actors=actors, orgs=orgs)

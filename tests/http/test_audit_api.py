@@ -98,7 +98,7 @@ async def test_inclusion_proofs_are_for_the_actor_and_supervisors(world: World) 
     missing = await world.client.get("/api/audit/events/999999", headers=bidder.headers)
     assert missing.status_code == 404
     garbage = await world.client.get("/api/audit/events/-1", headers=bidder.headers)
-    assert garbage.status_code == 400
+    assert garbage.status_code == 422
     assert garbage.json()["code"] == "audit_seq_invalid"
 
 
@@ -125,7 +125,7 @@ async def test_consistency_between_two_heads(world: World) -> None:
     )
     assert verdict.valid, verdict
     too_big = await world.client.get("/api/audit/consistency", params={"first": 1, "second": 10**6})
-    assert too_big.status_code == 400
+    assert too_big.status_code == 422
 
 
 async def test_supervisors_search_and_the_search_is_logged(world: World) -> None:

@@ -174,6 +174,11 @@ POLICY: dict[str, Audience | Rule] = {
     "tender.question.ask": _roles(Role.BIDDER_REP),
     "tender.question.list": _tender_owner(Role.SUPERVISOR),
     "tender.question.answer": _tender_owner(),
+    # CA providers (CA 互认) and the platform's timestamp authority
+    "ca.list": _roles(Role.ADMIN, Role.SUPERVISOR),
+    "ca.manage": _roles(Role.ADMIN),
+    "tsa.stamp": Audience.SIGNED_IN,
+    "tsa.certificate": Audience.PUBLIC,
     # the public portal (no sign-in): published notices, documents, clarifications, results
     "portal.read": Audience.PUBLIC,
 }

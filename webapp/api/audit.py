@@ -56,6 +56,8 @@ class TreeHeadResponse:
     """Base64 of the exact bytes signed (see ``trading.audit.events.tree_head_payload``)."""
     signature: str
     """Base64 signature over ``signed`` by the log key (``GET /api/audit/public-key``)."""
+    timestamp_token: str | None
+    """Base64 RFC 3161 token over SHA-256 of ``signed`` (``GET /api/tsa/certificate``)."""
 
     @classmethod
     def of(cls, head: TreeHead) -> TreeHeadResponse:
@@ -65,6 +67,9 @@ class TreeHeadResponse:
             issued_at=format_instant(head.issued_at),
             signed=base64.b64encode(head.signed).decode(),
             signature=base64.b64encode(head.signature).decode(),
+            timestamp_token=(
+                base64.b64encode(head.timestamp_token).decode() if head.timestamp_token else None
+            ),
         )
 
 
@@ -115,6 +120,7 @@ async def publish_tree_head(services: Services) -> TreeHead:
             services.clock.now(),
             bucket=settings.audit_cover_bucket,
             hold=timedelta(days=settings.audit_cover_hold_days),
+            timestamp=services.timestamp,
         )
         await uow.commit()
     return head

@@ -213,7 +213,7 @@ def b64(text: str, field_name: str) -> bytes:
 
 
 def verifier(services: Services) -> X509CertificateVerifier:
-    return X509CertificateVerifier(services.trust_check)
+    return services.certificate_verifier()
 
 
 def _session_response(
@@ -517,16 +517,25 @@ PRINCIPAL_DEPENDENCIES = {
     "maybe_principal": Provide(provide_principal),
 }
 
-# Guessing passwords or burning nonces from one address is slowed down here; the per-account
-# lockout in the domain holds across addresses and instances.
-_login_rate_limit = RateLimitConfig(rate_limit=("minute", 30))
 
-auth_router = Router(
-    path="/api/auth",
-    route_handlers=[login, challenge, certificate_login, me, logout],
-    middleware=[_login_rate_limit.middleware],
-    tags=["auth"],
-)
+def auth_routers(signin_per_minute: int) -> list[Router]:
+    """Sign-in routes, rate limited per client address (``TENDERHALL_SIGNIN_PER_MINUTE``).
+
+    Guessing passwords or burning nonces from one address is slowed down here; the per-account
+    lockout in the domain holds across addresses and instances.
+    """
+    limit = RateLimitConfig(rate_limit=("minute", signin_per_minute))
+    return [
+        Router(
+            path="/api/auth",
+            route_handlers=[login, challenge, certificate_login],
+            middleware=[limit.middleware],
+            tags=["auth"],
+        ),
+        Router(path="/api/auth", route_handlers=[me, logout], tags=["auth"]),
+    ]
+
+
 organisations_router = Router(
     path="/api/organisations",
     route_handlers=[
@@ -542,4 +551,5 @@ people_router = Router(
     route_handlers=[create_person, bind_certificate, list_certificates],
     tags=["people"],
 )
-ROUTERS = [auth_router, organisations_router, people_router]
+ROUTERS = [organisations_router, people_router]
+"""Plus :func:`auth_routers`, which depend on settings."""

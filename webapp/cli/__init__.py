@@ -46,9 +46,17 @@ def main(ctx: click.Context) -> None:
 def _register() -> None:
     # Imported here, not at module top, so that `tenderhall --help` stays fast and each area's
     # module is the only place that knows its commands.
-    from webapp.cli import audit_cli, bid_cli, identity_cli, pdf_cli, platform, signing_cli
+    from webapp.cli import (
+        audit_cli,
+        bid_cli,
+        ca_cli,
+        identity_cli,
+        pdf_cli,
+        platform,
+        signing_cli,
+    )
 
-    for module in (platform, identity_cli, audit_cli, signing_cli, pdf_cli, bid_cli):
+    for module in (platform, identity_cli, audit_cli, ca_cli, signing_cli, pdf_cli, bid_cli):
         for command in module.COMMANDS:
             main.add_command(command)
 

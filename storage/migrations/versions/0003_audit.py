@@ -83,6 +83,7 @@ def upgrade() -> None:
         sa.Column("issued_at", UtcDateTime(), nullable=False),
         sa.Column("signed", sa.LargeBinary(), nullable=False),
         sa.Column("signature", sa.LargeBinary(), nullable=False),
+        sa.Column("timestamp_token", sa.LargeBinary(), nullable=True),
         sa.PrimaryKeyConstraint("size", name=op.f("pk_audit_tree_heads")),
     )
     op.execute(
