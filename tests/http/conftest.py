@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.pool import NullPool
 
 from signing.passwords import Argon2PasswordHasher
 from storage.audit_store import AuditQuery
+from storage.db import create_engine
 from trading.credit_code import make_credit_code
 from trading.identity import services as identity
 from trading.identity.model import LoginPolicy, Membership, OrgType, Principal, Role
+from trading.ports import Clock
 from webapp.app import create_app
 from webapp.settings import Settings
 
@@ -120,12 +123,18 @@ async def populate(app: Litestar) -> tuple[dict[Role, Actor], dict[OrgType, str]
     return actors, orgs
 
 
+def make_app(settings: Settings, clock: Clock | None = None) -> Litestar:
+    """The app, its database connections unpooled: the test client serves the app on its own
+    event loop while tests also use the services directly on theirs, and an asyncpg connection
+    cannot cross loops."""
+    app = create_app(settings, clock=clock, run_scheduler=False)
+    app.state.services.engine = create_engine(settings.effective_database_url, poolclass=NullPool)
+    return app
+
+
 @pytest.fixture
 async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
-    app = create_app(app_settings(tmp_path, database_url), run_scheduler=False)
+    app = make_app(app_settings(tmp_path, database_url))
     async with AsyncTestClient(app) as client:
         actors, orgs = await populate(app)
-        # populate() ran on the test's event loop, the app serves on the client's: pooled
-        # asyncpg connections cannot cross loops, so the app starts its pool afresh.
-        await app.state.services.engine.dispose()
         yield World(client=client, app=app, actors=actors, orgs=orgs)

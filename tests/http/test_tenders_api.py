@@ -15,10 +15,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from tests.http.conftest import Actor, app_settings, populate
+from tests.http.conftest import Actor, app_settings, make_app, populate
 from trading.identity.model import OrgType, Role
 from trading.ports import FixedClock, ObjectStore
-from webapp.app import create_app
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 China time
 
@@ -55,13 +54,10 @@ class TenderWorld:
 @pytest.fixture
 async def tw(tmp_path: Path, database_url: str) -> AsyncIterator[TenderWorld]:
     clock = FixedClock(START)
-    app = create_app(app_settings(tmp_path, database_url), clock=clock, run_scheduler=False)
+    app = make_app(app_settings(tmp_path, database_url), clock)
     app.state.services.document_validator = MarkerValidator()
     async with AsyncTestClient(app) as client:
         actors, orgs = await populate(app)
-        # populate() ran on the test's event loop, the app serves on the client's: pooled
-        # asyncpg connections cannot cross loops, so start the app's pool afresh.
-        await app.state.services.engine.dispose()
         yield TenderWorld(client, clock, actors, orgs)
 
 
@@ -365,10 +361,8 @@ async def test_the_scheduler_tick_records_phase_changes_once(tw: TenderWorld) ->
     tender = await published(tw)
     services = tw.client.app.state.services
     tw.clock.advance(timedelta(days=25, seconds=1))
-    await services.engine.dispose()  # the tick runs on this loop (see the fixture)
     await tick(services)
     await tick(services)
-    await services.engine.dispose()
     search = await tw.client.get(
         "/api/audit/events",
         params={"tender_id": tender["id"], "action": "tender.phase_reached"},

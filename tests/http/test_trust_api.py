@@ -78,7 +78,6 @@ async def bidder_for(world: World, entity: EntityFiles) -> tuple[str, dict[str, 
         ip="",
         now=now,
     )
-    await services.engine.dispose()  # direct use above ran on this loop, the client on its own
     login = await world.client.post(
         "/api/auth/login", json={"username": f"rep.{entity.id}", "password": PASSWORD}
     )
