@@ -15,6 +15,7 @@ Limitation: pyhanko's in-process signer is RSA-only, so the platform's TSA key m
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -470,10 +471,12 @@ def ensure_platform_tsa(
     # The root's key is not kept: it has signed the one TSA certificate it ever will.
     directory.mkdir(parents=True, exist_ok=True)
     pem = serialization.Encoding.PEM
-    key_path.write_bytes(
-        tsa_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    key_pem = tsa_key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    key_path.chmod(0o600)
+    # Created 0600 from the start: the key is never readable by others, not even for a moment.
+    with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        fh.write(key_pem)
     chain_path.write_bytes(tsa.public_bytes(pem) + root.public_bytes(pem))
     return TimestampAuthority(KeyBundle(tsa_key, tsa, (root,)))
 

@@ -19,7 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from signing.identity import identity_of
 from signing.login import X509CertificateVerifier
 from signing.trust import TrustStore, login_trust_check
-from signing.tsa import TimestampAuthority, ensure_platform_tsa, http_timestamper, timestamp
+from signing.tsa import (
+    TimestampAuthority,
+    ensure_platform_tsa,
+    http_timestamper,
+    platform_tsa_provider,
+    timestamp,
+)
 from storage.db import create_engine
 from storage.objects import open_object_store
 from storage.uow import SqlUnitOfWork
@@ -68,6 +74,10 @@ class Services:
         if self._trust_cache is None or now - self._trust_cache[0] > TRUST_CACHE_SECONDS:
             async with self.uow() as uow:
                 store = await uow.trust.load_store()
+            if not self.settings.tsa_url:
+                # The platform's own TSA root: it signed the TSA certificate and nothing else
+                # (its key was not kept), so trusting it trusts exactly the platform's tokens.
+                store.add_provider(platform_tsa_provider(self.tsa()))
             self._trust_cache = (now, store)
         return self._trust_cache[1]
 
@@ -107,7 +117,7 @@ class Services:
         return X509CertificateVerifier(check, credit_code_of)
 
     document_validator: DocumentValidator | None = None
-    """Signature check of uploaded tender PDFs; uploads are refused (503) until one is set."""
+    """Signature check of uploaded tender PDFs (``webapp.documents.PdfDocumentValidator``)."""
 
     def uow(self) -> SqlUnitOfWork:
         """A fresh unit of work; jobs it records are sent after its commit."""
@@ -145,6 +155,9 @@ def build_services(
         clock=clock or SystemClock(),
         secret=secret,
     )
+    from webapp.documents import PdfDocumentValidator
+
+    services.document_validator = PdfDocumentValidator(services)
     if dispatcher is not None:
         services.dispatcher = dispatcher(services)
     elif settings.broker_url:

@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 from signing.passwords import Argon2PasswordHasher
 from storage.audit_store import AuditQuery
 from storage.db import create_engine
+from tests.pki_fixtures import EntityFiles
 from trading.credit_code import make_credit_code
 from trading.identity import services as identity
 from trading.identity.model import LoginPolicy, Membership, OrgType, Principal, Role
@@ -138,3 +139,37 @@ async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
     async with AsyncTestClient(app) as client:
         actors, orgs = await populate(app)
         yield World(client=client, app=app, actors=actors, orgs=orgs)
+
+
+async def member_for(
+    world: World, entity: EntityFiles, org_type: OrgType, role: Role
+) -> tuple[str, dict[str, str]]:
+    """An approved organisation with the demo entity's credit code and a signed-in member."""
+    services = world.app.state.services
+    now = services.clock.now()
+    system = Principal("system", "", Role.ADMIN, "setup", "")
+    assert entity.credit_code is not None
+    org = await identity.register_organisation(
+        services.uow(),
+        identity.RegisterOrganisation(f"示例{org_type}", entity.credit_code, org_type, ""),
+        actor=None,
+        ip="",
+        now=now,
+    )
+    await identity.decide_organisation(services.uow(), org.id, True, actor=system, ip="", now=now)
+    hasher = Argon2PasswordHasher(time_cost=1, memory_cost=8 * 1024)
+    person = await identity.create_person(
+        services.uow(),
+        identity.CreatePerson(
+            f"user.{entity.id}", entity.id, PASSWORD, (Membership(org.id, role),)
+        ),
+        hasher,
+        actor=system,
+        ip="",
+        now=now,
+    )
+    login = await world.client.post(
+        "/api/auth/login", json={"username": f"user.{entity.id}", "password": PASSWORD}
+    )
+    assert login.status_code == 201, login.text
+    return person.id, {"Authorization": f"Bearer {login.json()['token']}"}

@@ -11,14 +11,12 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-from signing.passwords import Argon2PasswordHasher
 from signing.trust import TrustStore
 from signing.tsa import platform_tsa_provider, verify_token
 from signing.verdicts import Status
-from tests.http.conftest import PASSWORD, World
+from tests.http.conftest import World, member_for
 from tests.pki_fixtures import DemoPkiFiles, EntityFiles
-from trading.identity import services as identity
-from trading.identity.model import Membership, OrgType, Principal, Role
+from trading.identity.model import OrgType, Role
 
 
 def provider_body(demo_pki: DemoPkiFiles, name: str) -> dict[str, object]:
@@ -49,40 +47,6 @@ def sign(entity: EntityFiles, message: bytes) -> str:
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         signature = key.sign(message, ec.ECDSA(hashes.SHA256()))
     return base64.b64encode(signature).decode()
-
-
-async def bidder_for(world: World, entity: EntityFiles) -> tuple[str, dict[str, str]]:
-    """An approved bidder organisation with the entity's credit code and a signed-in person."""
-    services = world.app.state.services
-    now = services.clock.now()
-    system = Principal("system", "", Role.ADMIN, "setup", "")
-    assert entity.credit_code is not None
-    org = await identity.register_organisation(
-        services.uow(),
-        identity.RegisterOrganisation(
-            "示例建设工程有限公司", entity.credit_code, OrgType.BIDDER, ""
-        ),
-        actor=None,
-        ip="",
-        now=now,
-    )
-    await identity.decide_organisation(services.uow(), org.id, True, actor=system, ip="", now=now)
-    hasher = Argon2PasswordHasher(time_cost=1, memory_cost=8 * 1024)
-    person = await identity.create_person(
-        services.uow(),
-        identity.CreatePerson(
-            f"rep.{entity.id}", "投标代表", PASSWORD, (Membership(org.id, Role.BIDDER_REP),)
-        ),
-        hasher,
-        actor=system,
-        ip="",
-        now=now,
-    )
-    login = await world.client.post(
-        "/api/auth/login", json={"username": f"rep.{entity.id}", "password": PASSWORD}
-    )
-    assert login.status_code == 201, login.text
-    return person.id, {"Authorization": f"Bearer {login.json()['token']}"}
 
 
 async def certificate_login(world: World, entity: EntityFiles) -> tuple[int, dict[str, object]]:
@@ -145,7 +109,7 @@ async def test_certificate_binding_and_sign_in_follow_the_trusted_providers(
 ) -> None:
     admin = world.actors[Role.ADMIN].headers
     rep = demo_pki.entity("bidder-1-rep")
-    person_id, headers = await bidder_for(world, rep)
+    person_id, headers = await member_for(world, rep, OrgType.BIDDER, Role.BIDDER_REP)
 
     # No provider trusted yet: the certificate cannot be bound.
     untrusted = await world.client.post(

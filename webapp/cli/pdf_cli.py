@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -117,7 +119,8 @@ def pdf() -> None:
     "--trust",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="受信任的 CA 证书 (PEM/DER) / trusted CA certificate(s); repeatable",
+    help="受信任的 CA 证书 (PEM/DER) / trusted CA certificate(s); repeatable. Default: the CA "
+    "providers configured on the platform (`tenderhall ca`)",
 )
 @click.option(
     "--crl",
@@ -142,9 +145,12 @@ def verify_command(file: Path, as_json: bool, trust: Sequence[Path], crl: Sequen
         crls = [load_crl(path) for path in crl]
     except DomainError as exc:
         _fail(exc)
-    context = ValidationContext(
-        trust_roots=roots, crls=crls, allow_fetching=False, revocation_mode="soft-fail"
-    )
+    if roots:
+        context = ValidationContext(
+            trust_roots=roots, crls=crls, allow_fetching=False, revocation_mode="soft-fail"
+        )
+    else:  # no --trust: the CA providers the platform trusts, with their cached CRLs
+        context = _platform_trust()
     verdict = validate_pdf_sync(file, validation_context=context)
     click.echo(verdict.to_json() if as_json else format_verdict(verdict))
     sys.exit(_EXIT[verdict.status])
@@ -161,14 +167,50 @@ def _load_signer(path: Path, password: str | None) -> Any:
         raise CredentialError(path, "not a PKCS#12 file, or wrong password") from exc
 
 
+def _platform_settings() -> Any:
+    from webapp.settings import Settings, SettingsError
+
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsError as exc:
+        _fail(exc)
+
+
+def _platform_timestamper() -> Any:
+    """The platform's TSA: ``TENDERHALL_TSA_URL``, or its own key in the data directory."""
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    from signing.tsa import ensure_platform_tsa
+
+    settings = _platform_settings()
+    if settings.tsa_url:
+        return HTTPTimeStamper(settings.tsa_url)
+    tsa = ensure_platform_tsa(settings.data_dir / "keys" / "tsa", now=datetime.now(UTC))
+    return tsa.timestamper
+
+
+def _platform_trust() -> Any:
+    """The validation context of the CA providers configured on the platform (its database),
+    plus the platform's own TSA."""
+    from webapp.services import build_services
+
+    async def load() -> Any:
+        services = build_services(_platform_settings())
+        try:
+            return await services.trust_store()
+        finally:
+            await services.close()
+
+    return asyncio.run(load()).validation_context()
+
+
 def _load_timestamper(url: str | None, key: Path | None, password: str | None) -> Any:
     if url:
         from pyhanko.sign.timestamps import HTTPTimeStamper
 
         return HTTPTimeStamper(url)
     if key is None:
-        raise click.UsageError("需要 --tsa-url 或 --tsa-key / give --tsa-url or --tsa-key")
-    # A local TSA key until the platform's own TSA service is plugged in here.
+        return _platform_timestamper()
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -207,7 +249,8 @@ _sign_options = [
     click.option(
         "--tsa-key",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        help="本地时间戳密钥 PKCS#12 (RSA) / a local TSA key and certificate (PKCS#12, RSA)",
+        help="本地时间戳密钥 PKCS#12 (RSA) / a local TSA key and certificate (PKCS#12, RSA). "
+        "Default: the platform's TSA (TENDERHALL_TSA_URL or its own key in the data directory)",
     ),
     click.option("--tsa-password", help="时间戳 PKCS#12 口令 / the TSA PKCS#12 password"),
     click.option("--reason", default="电子见证 Platform seal", show_default=True),
