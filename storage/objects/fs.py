@@ -26,7 +26,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, ParamSpec, TypeVar
+from typing import Any, BinaryIO, ParamSpec, TypeVar
 from urllib.parse import quote, urlencode
 
 import anyio
@@ -69,7 +69,7 @@ def _disk(func: Callable[_P, _T]) -> Callable[_P, _T]:
     return run
 
 
-async def _settle(task: asyncio.Future[None]) -> None:
+async def _settle(task: asyncio.Future[Any]) -> None:
     """Wait until ``task`` has finished (its thread no longer touches the file); drop its result."""
     with anyio.CancelScope(shield=True):
         await asyncio.wait([task])
@@ -242,19 +242,32 @@ class FilesystemObjectStore:
             return handle, os.fstat(handle.fileno()).st_size
 
         handle, size = await anyio.to_thread.run_sync(open_blob)
+        ahead: asyncio.Future[bytes] | None = None
+
+        def read_ahead(remaining: int) -> asyncio.Future[bytes] | None:
+            # The next chunk is read from disk while the consumer handles this one.
+            if remaining <= 0:
+                return None
+            return asyncio.ensure_future(
+                asyncio.to_thread(handle.read, min(self._chunk_size, remaining))
+            )
+
         try:
             first, stop = clamp_range(start, end, size)
             await anyio.to_thread.run_sync(handle.seek, first)
             remaining = stop - first
-            while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(
-                    handle.read, min(self._chunk_size, remaining)
-                )
+            ahead = read_ahead(remaining)
+            while ahead is not None:
+                chunk = await ahead
+                ahead = None
                 if not chunk:
                     break
                 remaining -= len(chunk)
+                ahead = read_ahead(remaining)
                 yield chunk
         finally:
+            if ahead is not None:
+                await _settle(ahead)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(handle.close)
 
