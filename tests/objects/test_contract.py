@@ -209,7 +209,9 @@ async def test_aborted_upload_is_gone(store: ObjectStore) -> None:
 
 
 @pytest.mark.parametrize("size", [2 * MiB, 2 * S3_PART_SIZE + 3])
-async def test_interrupted_put_leaves_no_object(store: ObjectStore, size: int) -> None:
+async def test_interrupted_put_leaves_no_object(
+    store: ObjectStore, size: int, tmp_path: Path
+) -> None:
     data = pattern(size)
 
     async def failing() -> AsyncIterator[bytes]:
@@ -220,6 +222,8 @@ async def test_interrupted_put_leaves_no_object(store: ObjectStore, size: int) -
     with pytest.raises(ConnectionResetError):
         await store.put("half/written", failing())
     assert not await store.exists("half/written")
+    leftovers = [p for p in tmp_path.rglob("*") if p.suffix in {".part", ".spool", ".tmp"}]
+    assert leftovers == []
     # And the key is still free for a proper write.
     await store.put("half/written", stream(data))
     assert await read_all(store, "half/written") == data
