@@ -208,6 +208,10 @@ async def test_aborted_upload_is_gone(store: ObjectStore) -> None:
     assert not await store.exists("aborted")
 
 
+def temporary_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.suffix in {".part", ".spool", ".tmp"}]
+
+
 @pytest.mark.parametrize("size", [2 * MiB, 2 * S3_PART_SIZE + 3])
 async def test_interrupted_put_leaves_no_object(
     store: ObjectStore, size: int, tmp_path: Path
@@ -222,8 +226,7 @@ async def test_interrupted_put_leaves_no_object(
     with pytest.raises(ConnectionResetError):
         await store.put("half/written", failing())
     assert not await store.exists("half/written")
-    leftovers = [p for p in tmp_path.rglob("*") if p.suffix in {".part", ".spool", ".tmp"}]
-    assert leftovers == []
+    assert temporary_files(tmp_path) == []
     # And the key is still free for a proper write.
     await store.put("half/written", stream(data))
     assert await read_all(store, "half/written") == data
