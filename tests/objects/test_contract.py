@@ -232,7 +232,21 @@ async def test_interrupted_put_leaves_no_object(
     assert await read_all(store, "half/written") == data
 
 
-BAD_KEYS = ["", "/abs", "a//b", "a/../b", "..", "a/./b", "a\\b", "a\0b", "a/", "x\n", "a" * 1025]
+BAD_KEYS = [
+    "",
+    "/abs",
+    "a//b",
+    "a/../b",
+    "..",
+    "a/./b",
+    "a\\b",
+    "a\0b",
+    "a/",
+    "x\n",
+    "a%2Fb",
+    "a" * 1025,
+    "é" * 513,  # 1026 bytes in UTF-8
+]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
