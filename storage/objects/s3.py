@@ -138,7 +138,7 @@ class S3ObjectStore:
         self._sessions = UploadSessions(upload_root)
         self._spool_dir = upload_root / "spool"
         self._object_lock: bool | None = None
-        self._ready_lock = anyio.Lock()
+        """Whether the bucket has object lock; None until the bucket was first checked."""
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -166,11 +166,10 @@ class S3ObjectStore:
         return config is not None
 
     async def _ready(self) -> None:
-        if self._object_lock is not None:
-            return
-        async with self._ready_lock:
-            if self._object_lock is None:
-                self._object_lock = await self._run(self._ensure_bucket, self._client)
+        # No lock around this: checking (or creating) the bucket twice is harmless, and a lock
+        # would tie the store to one event loop.
+        if self._object_lock is None:
+            self._object_lock = await self._run(self._ensure_bucket, self._client)
 
     async def _stat(self, key: str) -> tuple[StoredObject, str | None]:
         await self._ready()
