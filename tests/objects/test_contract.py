@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import tracemalloc
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -422,3 +423,31 @@ async def test_memory_stays_bounded_for_a_large_stream(tmp_path: Path) -> None:
     assert info.sha256 == expected.hexdigest() == read.hexdigest()
     assert total == size
     assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+@pytest.mark.s3
+async def test_bucket_without_object_lock_still_refuses_deleting_retained_objects(
+    s3_endpoint: tuple[str, str, str, bool], tmp_path: Path, clock: FixedClock
+) -> None:
+    from minio import Minio
+
+    endpoint, access_key, secret_key, secure = s3_endpoint
+    bucket = f"th-nolock-{uuid.uuid4().hex[:12]}"
+    Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure).make_bucket(bucket)
+    store = S3ObjectStore(
+        endpoint=endpoint,
+        bucket=bucket,
+        access_key=access_key,
+        secret_key=secret_key,
+        secure=secure,
+        upload_root=tmp_path,
+        clock=clock,
+    )
+    until = clock.now() + timedelta(minutes=5)
+    await store.put("sealed", stream(b"bid"), retain_until=until)
+    assert (await store.stat("sealed")).retain_until == until
+    with pytest.raises(ObjectRetainedError):
+        await store.delete("sealed")
+    clock.advance(timedelta(minutes=6))
+    await store.delete("sealed")
+    assert not await store.exists("sealed")
