@@ -41,6 +41,7 @@ import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE
 from minio.error import MinioException, S3Error
+from minio.helpers import check_bucket_name
 from minio.retention import Retention
 
 from storage.objects.common import (
@@ -99,6 +100,14 @@ class S3ObjectStore:
         part_size: int = PART_SIZE,
         parallel_uploads: int = 3,
     ) -> None:
+        try:
+            check_bucket_name(bucket)
+        except ValueError:
+            raise ValidationError(
+                f"{bucket!r} is not a valid S3 bucket name.",
+                f"{bucket!r} 不是合法的 S3 存储桶名称。",
+                field="storage_url",
+            ) from None
         self.bucket = bucket
         self._clock = clock or SystemClock()
         self._part_size = part_size

@@ -306,11 +306,9 @@ async def test_ping_succeeds_on_a_working_store(store: ObjectStore) -> None:
     await store.ping()
 
 
-async def test_concurrent_writers_of_one_key_cannot_both_win(
-    backend: str, store: ObjectStore
-) -> None:
-    if backend == "s3":
-        pytest.skip("S3 cannot refuse a racing copy; see storage/objects/s3.py")
+async def test_concurrent_writers_of_one_key_cannot_both_win(tmp_path: Path) -> None:
+    # Filesystem only: the S3 SDK cannot send If-None-Match (see storage/objects/s3.py).
+    store = FilesystemObjectStore(tmp_path, public_url=PUBLIC_URL, signing_key=SIGNING_KEY)
     results = await asyncio.gather(
         *(store.put("race", stream(pattern(2 * MiB, n))) for n in range(4)),
         return_exceptions=True,
@@ -364,6 +362,8 @@ def test_opening_by_url_picks_the_backend(tmp_path: Path) -> None:
     )
     assert isinstance(s3, S3ObjectStore)
     assert s3.bucket == "bucket"
+    with pytest.raises(ValidationError):
+        open_object_store("s3://127.0.0.1:9000/ab", **common)  # type: ignore[arg-type]
     for bad in ["ftp://host/x", "s3://host:9000/", "s3://host:9000/a/b", "file://remote/x"]:
         with pytest.raises(ValidationError) as caught:
             open_object_store(bad, **common)  # type: ignore[arg-type]
@@ -451,3 +451,26 @@ async def test_bucket_without_object_lock_still_refuses_deleting_retained_object
     clock.advance(timedelta(minutes=6))
     await store.delete("sealed")
     assert not await store.exists("sealed")
+
+
+@pytest.mark.s3
+async def test_the_servers_object_lock_holds_even_if_the_clock_says_otherwise(
+    s3_endpoint: tuple[str, str, str, bool], tmp_path: Path, clock: FixedClock
+) -> None:
+    """Real retention (COMPLIANCE, by the server's clock) outlives a store clock that ran ahead."""
+    endpoint, access_key, secret_key, secure = s3_endpoint
+    store = S3ObjectStore(
+        endpoint=endpoint,
+        bucket=f"th-lock-{uuid.uuid4().hex[:12]}",
+        access_key=access_key,
+        secret_key=secret_key,
+        secure=secure,
+        upload_root=tmp_path,
+        clock=clock,
+    )
+    until = clock.now() + timedelta(minutes=5)
+    await store.put("locked/for/real", stream(b"bid"), retain_until=until)
+    clock.advance(timedelta(days=1))
+    with pytest.raises(ObjectRetainedError):
+        await store.delete("locked/for/real")
+    assert await store.exists("locked/for/real")
