@@ -65,7 +65,7 @@ from trading.errors import (
 from trading.ports import Clock, StoredObject, SystemClock, UploadPart, UploadSession
 
 MiB = 1024 * 1024
-PART_SIZE = 8 * MiB
+PART_SIZE = 6 * MiB
 """Multipart part size: memory per upload is a few parts (the SDK sends up to 3 in parallel)."""
 
 MAX_LINK_LIFETIME = timedelta(days=7)
@@ -238,7 +238,7 @@ class S3ObjectStore:
             return StoredObject(key, size, sha256, content_type, created_at, retain_until)
         spool_path = self._spool_dir / f"{secrets.token_hex(12)}.spool"
         try:
-            spooled = await spool_after(hasher, bytes(head), chunks, spool_path)
+            spooled = await spool_after(hasher, head, chunks, spool_path)
             del head
             metadata, retention = self._metadata(
                 spooled.sha256, content_type, retain_until, created_at

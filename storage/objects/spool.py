@@ -71,7 +71,7 @@ async def _spool(
     chunks: AsyncIterator[bytes],
     path: Path,
     hasher: Any,
-    head: bytes,
+    head: bytes | bytearray,
     chunk_size: int,
     fsync: bool,
 ) -> Spooled:
@@ -82,7 +82,7 @@ async def _spool(
 
     handle = await anyio.to_thread.run_sync(disk_errors(open_new))
 
-    def write(piece: bytes) -> None:
+    def write(piece: bytes | bytearray) -> None:
         view = memoryview(piece)
         while view:
             written = handle.write(view)
@@ -125,7 +125,7 @@ async def _spool(
 
 async def spool_after(
     hasher: Any,
-    head: bytes,
+    head: bytes | bytearray,
     chunks: AsyncIterator[bytes],
     path: Path,
     *,
