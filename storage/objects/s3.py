@@ -26,6 +26,7 @@ reads retention back, and deletes are refused by checking it against the clock.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import hashlib
@@ -54,7 +55,7 @@ from storage.objects.common import (
     validate_key,
 )
 from storage.objects.sessions import UploadSessions
-from storage.objects.spool import spool_after
+from storage.objects.spool import settle, spool_after
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -324,10 +325,21 @@ class S3ObjectStore:
             if exc.code in _NOT_FOUND:
                 raise ObjectNotFoundError(key) from None
             raise _unavailable(exc) from exc
+        ahead: asyncio.Future[bytes] | None = None
+
+        def read_ahead() -> asyncio.Future[bytes]:
+            # The next chunk comes off the network while the consumer handles this one.
+            return asyncio.ensure_future(self._run(response.read, CHUNK_SIZE))
+
         try:
-            while chunk := await self._run(response.read, CHUNK_SIZE):
+            ahead = read_ahead()
+            while chunk := await ahead:
+                ahead = read_ahead()
                 yield chunk
+            ahead = None
         finally:
+            if ahead is not None:
+                await settle(ahead)
             response.close()
             response.release_conn()
 

@@ -474,3 +474,14 @@ async def test_the_servers_object_lock_holds_even_if_the_clock_says_otherwise(
     with pytest.raises(ObjectRetainedError):
         await store.delete("locked/for/real")
     assert await store.exists("locked/for/real")
+
+
+async def test_a_reader_may_stop_early(store: ObjectStore) -> None:
+    data = pattern(3 * MiB)
+    await store.put("partly/read", stream(data))
+    chunks = store.get("partly/read")
+    first = await chunks.__anext__()
+    assert data.startswith(first) and 0 < len(first) < len(data)
+    await chunks.aclose()  # type: ignore[attr-defined]
+    await store.delete("partly/read")
+    assert not await store.exists("partly/read")
