@@ -20,6 +20,7 @@ import json
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,7 @@ async def store_task(task: str, spec: dict[str, str]) -> None:
 def child_task(task: str, spec: dict[str, str]) -> None:
     """One measurement, in this (fresh) process; prints seconds and peak RSS as JSON."""
     src, dst = Path(spec["src"]), Path(spec["dst"])
+    dst.unlink(missing_ok=True)
     rss_of = resource.RUSAGE_SELF
     # Imports before the clock starts: they are start-up cost, not throughput.
     from minio import Minio
@@ -105,8 +107,11 @@ def child_task(task: str, spec: dict[str, str]) -> None:
     import storage.objects.s3  # noqa: F401
 
     started = time.perf_counter()
-    if task in {"cp", "cp+fsync"}:
-        subprocess.run(["cp", str(src), str(dst)], check=True)
+    if task in {"cp", "cp+fsync", "dd"}:
+        if task == "dd":  # a plain userspace read/write copy, 1 MiB at a time
+            subprocess.run(["dd", f"if={src}", f"of={dst}", "bs=1M", "status=none"], check=True)
+        else:
+            subprocess.run(["cp", str(src), str(dst)], check=True)
         if task == "cp+fsync":
             subprocess.run(["sync", str(dst)], check=True)
         rss_of = resource.RUSAGE_CHILDREN  # cp's own peak, not this Python's
@@ -144,13 +149,38 @@ def measure(task: str, spec: dict[str, str]) -> dict[str, float]:
     return result
 
 
-def row(name: str, size: int, result: dict[str, float], reference: dict[str, float]) -> str:
-    rate = size / MB / result["seconds"]
-    ref_rate = size / MB / reference["seconds"]
-    return (
-        f"{name:<22} {rate:9.1f} MB/s  peak RSS {result['rss_mb']:6.1f} MB  "
-        f"ratio {rate / ref_rate:5.2f}"
-    )
+class Table:
+    """Each measurement of each run, reported per run and as the median over the runs."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.results: dict[str, list[dict[str, float]]] = {}
+
+    def add(self, name: str, result: dict[str, float]) -> None:
+        self.results.setdefault(name, []).append(result)
+
+    def rate(self, name: str, index: int | None = None) -> float:
+        runs = self.results[name]
+        rates = [self.size / MB / r["seconds"] for r in runs]
+        return rates[index] if index is not None else statistics.median(rates)
+
+    def line(self, name: str, reference: str, index: int | None = None) -> str:
+        runs = self.results[name]
+        rss = runs[index]["rss_mb"] if index is not None else max(r["rss_mb"] for r in runs)
+        rate, ref = self.rate(name, index), self.rate(reference, index)
+        return (
+            f"  {name:<26} {rate:8.1f} MB/s  peak RSS {rss:6.1f} MB  "
+            f"ratio {rate / ref:5.2f} (vs {reference})"
+        )
+
+    def show(self, lines: list[tuple[str, str]], runs: int) -> None:
+        for index in range(runs):
+            print(f"-- run {index + 1}")
+            for name, reference in lines:
+                print(self.line(name, reference, index))
+        print(f"-- median of {runs} run(s) (RSS: the highest)")
+        for name, reference in lines:
+            print(self.line(name, reference))
 
 
 def free_port() -> int:
@@ -178,19 +208,28 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
 
 def run_fs(size: int, src: Path, work: Path, repeat: int) -> None:
     print(f"\n== filesystem store, {size // MB} MiB, {work}")
-    for attempt in range(repeat):
+    table = Table(size)
+    for _ in range(repeat):
         key = f"bench/{uuid.uuid4().hex}"
         spec = {"src": str(src), "dst": str(work / "out"), "work": str(work), "key": key}
-        cp = measure("cp", spec)
-        cp_sync = measure("cp+fsync", spec)
-        put = measure("fs-put", spec)
-        get = measure("fs-get", spec)
-        print(f"-- run {attempt + 1}")
-        print(row("cp (reference)", size, cp, cp))
-        print(row("cp + fsync", size, cp_sync, cp))
-        print(row("fs put (sha256+fsync)", size, put, cp))
-        print(row("fs put vs cp+fsync", size, put, cp_sync))
-        print(row("fs get", size, get, cp))
+        # Interleaved, so that the references see the same state of the (shared) machine.
+        table.add("cp", measure("cp", spec))
+        table.add("dd bs=1M", measure("dd", spec))
+        table.add("cp + fsync", measure("cp+fsync", spec))
+        table.add("fs put (sha256, fsync)", measure("fs-put", spec))
+        table.add("fs get (into a file)", measure("fs-get", spec))
+    table.show(
+        [
+            ("cp", "cp"),
+            ("dd bs=1M", "cp"),
+            ("cp + fsync", "cp"),
+            ("fs put (sha256, fsync)", "cp"),
+            ("fs put (sha256, fsync)", "cp + fsync"),
+            ("fs get (into a file)", "cp"),
+            ("fs get (into a file)", "dd bs=1M"),
+        ],
+        repeat,
+    )
 
 
 def run_s3(size: int, src: Path, work: Path, url: str, repeat: int) -> None:
@@ -208,17 +247,22 @@ def run_s3(size: int, src: Path, work: Path, url: str, repeat: int) -> None:
     print(f"\n== S3 store, {size // MB} MiB, {parts.hostname}:{parts.port}")
     # Create the bucket the way the store does (with object lock) before any timing.
     measure("s3-put", base | {"key": "warmup", "src": str(work / "empty")})
-    for attempt in range(repeat):
+    table = Table(size)
+    for _ in range(repeat):
         spec = base | {"key": f"bench/{uuid.uuid4().hex}"}
-        fput = measure("minio-fput", spec | {"key": spec["key"] + "-ref"})
-        fget = measure("minio-fget", spec | {"key": spec["key"] + "-ref"})
-        put = measure("s3-put", spec)
-        get = measure("s3-get", spec)
-        print(f"-- run {attempt + 1}")
-        print(row("minio fput (reference)", size, fput, fput))
-        print(row("s3 put (sha256)", size, put, fput))
-        print(row("minio fget (reference)", size, fget, fget))
-        print(row("s3 get", size, get, fget))
+        table.add("minio fput", measure("minio-fput", spec | {"key": spec["key"] + "-ref"}))
+        table.add("s3 put (sha256)", measure("s3-put", spec))
+        table.add("minio fget", measure("minio-fget", spec | {"key": spec["key"] + "-ref"}))
+        table.add("s3 get (into a file)", measure("s3-get", spec))
+    table.show(
+        [
+            ("minio fput", "minio fput"),
+            ("s3 put (sha256)", "minio fput"),
+            ("minio fget", "minio fget"),
+            ("s3 get (into a file)", "minio fget"),
+        ],
+        repeat,
+    )
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ def validate_key(key: str) -> str:
     """Return ``key`` if it is a safe relative path ``a/b/c``; raise :class:`InvalidKeyError`.
 
     Keys reach file paths and URLs, so anything that could climb out of the store or be read two
-    ways is refused: absolute keys, ``.``/``..`` and empty segments, backslashes, control
+    ways is refused: absolute keys, ``.``/``..`` and empty segments, backslashes, ``%``, control
     characters (NUL included).
     """
     if not isinstance(key, str) or not key:
@@ -51,6 +51,10 @@ def validate_key(key: str) -> str:
         raise InvalidKeyError(key, "absolute path", "不能是绝对路径")
     if "\\" in key:
         raise InvalidKeyError(key, "backslash", "不能包含反斜杠")
+    if "%" in key:
+        # Download links carry the key in the URL path, and the web layer percent-decodes path
+        # parameters; a literal "%" could be read back as a different key.
+        raise InvalidKeyError(key, "percent sign", "不能包含百分号")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key):
         raise InvalidKeyError(key, "control character or NUL", "不能包含控制字符或 NUL")
     segments = key.split("/")

@@ -23,10 +23,10 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, ParamSpec, TypeVar
+from typing import BinaryIO
 from urllib.parse import quote, urlencode
 
 import anyio
@@ -38,10 +38,10 @@ from storage.objects.common import (
     clamp_range,
     object_from_json,
     object_to_json,
-    rechunk,
     validate_key,
 )
 from storage.objects.sessions import UploadSessions, fsync_dir, write_file_durably
+from storage.objects.spool import disk_errors, settle, spool
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -50,31 +50,6 @@ from trading.errors import (
     ValidationError,
 )
 from trading.ports import Clock, StoredObject, SystemClock, UploadPart, UploadSession
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _disk(func: Callable[_P, _T]) -> Callable[_P, _T]:
-    """Report a failing disk (full, read-only, gone) as the store being unavailable."""
-
-    def run(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        try:
-            return func(*args, **kwargs)
-        except (FileNotFoundError, FileExistsError):
-            raise
-        except OSError as exc:
-            raise StorageUnavailableError(f"{type(exc).__name__}: {exc}") from exc
-
-    return run
-
-
-async def _settle(task: asyncio.Future[None]) -> None:
-    """Wait until ``task`` has finished (its thread no longer touches the file); drop its result."""
-    with anyio.CancelScope(shield=True):
-        await asyncio.wait([task])
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it; the caller's error wins
 
 
 def sign_download(secret: bytes, key: str, expires: int) -> str:
@@ -148,59 +123,20 @@ class FilesystemObjectStore:
         check_retain_until(retain_until)
         if await self.exists(key):
             raise ObjectExistsError(key)
-        tmp_dir = self.root / "tmp"
-        tmp = tmp_dir / f"{secrets.token_hex(12)}.part"
-
-        def open_tmp() -> BinaryIO:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            return os.fdopen(fd, "wb", buffering=0)
-
-        hasher = hashlib.sha256()
-        size = 0
-
-        def write(piece: bytes) -> None:
-            view = memoryview(piece)
-            while view:
-                written = handle.write(view)
-                assert written is not None
-                view = view[written:]
-
-        async def absorb(piece: bytes) -> None:
-            # Hashing and writing both release the GIL, so they run side by side in two threads.
-            await asyncio.gather(
-                asyncio.to_thread(hasher.update, piece), asyncio.to_thread(_disk(write), piece)
-            )
-
-        handle = await anyio.to_thread.run_sync(_disk(open_tmp))
-        pending: asyncio.Future[None] | None = None
+        tmp = self.root / "tmp" / f"{secrets.token_hex(12)}.part"
         try:
-            try:
-                async for piece in rechunk(chunks, self._chunk_size):
-                    if pending is not None:
-                        await pending
-                    # Absorb this piece while the caller's stream produces the next one; the
-                    # hash still sees the pieces in order because only one absorb runs at a time.
-                    pending = asyncio.ensure_future(absorb(piece))
-                    size += len(piece)
-                if pending is not None:
-                    await pending
-                await anyio.to_thread.run_sync(_disk(os.fsync), handle.fileno())
-            finally:
-                if pending is not None:
-                    await _settle(pending)
-                await anyio.to_thread.run_sync(handle.close)
+            spooled = await spool(chunks, tmp, chunk_size=self._chunk_size)
             info = StoredObject(
                 key=key,
-                size=size,
-                sha256=hasher.hexdigest(),
+                size=spooled.size,
+                sha256=spooled.sha256,
                 content_type=content_type,
                 created_at=self._clock.now(),
                 retain_until=retain_until,
             )
-            await anyio.to_thread.run_sync(_disk(self._commit), key, tmp, info)
+            await anyio.to_thread.run_sync(disk_errors(self._commit), key, tmp, info)
         finally:
-            # Shielded: a cancelled put must still remove its partial file.
+            # Shielded: a cancelled put must still remove its file if it was not committed.
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lambda: tmp.unlink(missing_ok=True))
         return info
@@ -242,19 +178,32 @@ class FilesystemObjectStore:
             return handle, os.fstat(handle.fileno()).st_size
 
         handle, size = await anyio.to_thread.run_sync(open_blob)
+        ahead: asyncio.Future[bytes] | None = None
+
+        def read_ahead(remaining: int) -> asyncio.Future[bytes] | None:
+            # The next chunk is read from disk while the consumer handles this one.
+            if remaining <= 0:
+                return None
+            return asyncio.ensure_future(
+                asyncio.to_thread(handle.read, min(self._chunk_size, remaining))
+            )
+
         try:
             first, stop = clamp_range(start, end, size)
             await anyio.to_thread.run_sync(handle.seek, first)
             remaining = stop - first
-            while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(
-                    handle.read, min(self._chunk_size, remaining)
-                )
+            ahead = read_ahead(remaining)
+            while ahead is not None:
+                chunk = await ahead
+                ahead = None
                 if not chunk:
                     break
                 remaining -= len(chunk)
+                ahead = read_ahead(remaining)
                 yield chunk
         finally:
+            if ahead is not None:
+                await settle(ahead)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(handle.close)
 

@@ -3,18 +3,21 @@
 Every SDK call blocks, so each runs in a worker thread (``anyio.to_thread``).
 
 Writing. The content's SHA-256 is computed while it streams and stored as user metadata, which S3
-fixes when the write starts. So:
+fixes when a write starts. So:
 
-- content that fits in one part (``part_size``) is read first, hashed, and sent with one PutObject
-  carrying the hash;
-- larger content streams as a multipart upload to a staging key (``.tenderhall/staging/...``);
-  when it is complete and hashed, a server-side copy (``compose_object``) makes the object under its
-  real key with the hash, the retention and the other metadata in one step, and the staging object
-  is removed. Either way the object appears at once, complete and with its metadata, or not at all.
+- content that fits in one part (``part_size``) is read into memory, hashed, and sent with one
+  PutObject carrying the hash (and the whole-object ``x-amz-checksum-sha256``, which the server
+  verifies);
+- larger content is streamed to a local spool file (under ``upload_root``) while it is hashed,
+  then uploaded from that file as a multipart upload that carries the hash and retention from
+  its start. The object appears when the upload completes, complete and with its metadata, or not
+  at all; a failed upload is aborted by the SDK. The spool costs local disk (the object's size,
+  for the duration of the put) but no server-side copy, and it lets the SDK send parts in
+  parallel.
 
-Write-once. A put first checks that the key is free. The SDK cannot send ``If-None-Match`` on a
-copy, so two writers racing for one key could both pass that check; in a bucket with object lock
-(which is versioned) the loser then becomes a newer version and the retained one survives.
+Write-once. A put first checks that the key is free. The SDK cannot send ``If-None-Match``, so two
+writers racing for one key could both pass that check; in a bucket with object lock (which is
+versioned) the loser then becomes a newer version and the retained one survives.
 
 Retention. In a bucket with object lock the object gets COMPLIANCE retention until
 ``retain_until``; ``retain_until`` is also stored in metadata because not every S3 server (moto)
@@ -23,6 +26,7 @@ reads retention back, and deletes are refused by checking it against the clock.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import hashlib
@@ -31,19 +35,18 @@ import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar
 
 import anyio
-import anyio.from_thread
 import urllib3
 from minio import Minio
-from minio.commonconfig import COMPLIANCE, ComposeSource
+from minio.commonconfig import COMPLIANCE
 from minio.error import MinioException, S3Error
+from minio.helpers import check_bucket_name
 from minio.retention import Retention
 
 from storage.objects.common import (
     CHUNK_SIZE,
-    RESERVED_PREFIX,
     check_range,
     check_retain_until,
     clamp_range,
@@ -52,6 +55,7 @@ from storage.objects.common import (
     validate_key,
 )
 from storage.objects.sessions import UploadSessions
+from storage.objects.spool import settle, spool_after
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -61,7 +65,8 @@ from trading.errors import (
 )
 from trading.ports import Clock, StoredObject, SystemClock, UploadPart, UploadSession
 
-PART_SIZE = 16 * 1024 * 1024
+MiB = 1024 * 1024
+PART_SIZE = 6 * MiB
 """Multipart part size: memory per upload is a few parts (the SDK sends up to 3 in parallel)."""
 
 MAX_LINK_LIFETIME = timedelta(days=7)
@@ -77,56 +82,6 @@ _T = TypeVar("_T")
 def _unavailable(exc: BaseException) -> StorageUnavailableError:
     text = f"{type(exc).__name__}: {exc}".splitlines()[0]
     return StorageUnavailableError(text[:300])
-
-
-class _HashingReader:
-    """A blocking ``read(n)`` over an async iterator, for the SDK running in a worker thread.
-
-    Each missing chunk is fetched on the event loop (``anyio.from_thread.run``); every byte is
-    hashed once as it arrives. ``unread`` puts bytes back in front (they are not hashed again).
-    """
-
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        self._chunks = chunks
-        self._current = memoryview(b"")
-        self._done = False
-        self.hasher = hashlib.sha256()
-        self.size = 0
-
-    async def _next(self) -> bytes | None:
-        async for chunk in self._chunks:
-            if not isinstance(chunk, bytes | bytearray | memoryview):
-                raise ValidationError(
-                    "Object content must be a stream of bytes.", "对象内容必须是字节流。"
-                )
-            if chunk:
-                return bytes(chunk)
-        return None
-
-    def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            raise ValueError("read() needs a size")
-        pieces: list[memoryview] = []
-        needed = n
-        while needed > 0:
-            if not self._current:
-                if self._done:
-                    break
-                chunk = anyio.from_thread.run(self._next)
-                if chunk is None:
-                    self._done = True
-                    break
-                self.hasher.update(chunk)
-                self.size += len(chunk)
-                self._current = memoryview(chunk)
-            piece = self._current[:needed]
-            self._current = self._current[needed:]
-            pieces.append(piece)
-            needed -= len(piece)
-        return b"".join(pieces)
-
-    def unread(self, data: bytes) -> None:
-        self._current = memoryview(data + bytes(self._current))
 
 
 class S3ObjectStore:
@@ -146,6 +101,14 @@ class S3ObjectStore:
         part_size: int = PART_SIZE,
         parallel_uploads: int = 3,
     ) -> None:
+        try:
+            check_bucket_name(bucket)
+        except ValueError:
+            raise ValidationError(
+                f"{bucket!r} is not a valid S3 bucket name.",
+                f"{bucket!r} 不是合法的 S3 存储桶名称。",
+                field="storage_url",
+            ) from None
         self.bucket = bucket
         self._clock = clock or SystemClock()
         self._part_size = part_size
@@ -183,8 +146,9 @@ class S3ObjectStore:
 
             upload_root = Path(tempfile.gettempdir()) / f"tenderhall-uploads-{bucket}"
         self._sessions = UploadSessions(upload_root)
+        self._spool_dir = upload_root / "spool"
         self._object_lock: bool | None = None
-        self._ready_lock = anyio.Lock()
+        """Whether the bucket has object lock; None until the bucket was first checked."""
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -212,11 +176,10 @@ class S3ObjectStore:
         return config is not None
 
     async def _ready(self) -> None:
-        if self._object_lock is not None:
-            return
-        async with self._ready_lock:
-            if self._object_lock is None:
-                self._object_lock = await self._run(self._ensure_bucket, self._client)
+        # No lock around this: checking (or creating) the bucket twice is harmless, and a lock
+        # would tie the store to one event loop.
+        if self._object_lock is None:
+            self._object_lock = await self._run(self._ensure_bucket, self._client)
 
     async def _stat(self, key: str) -> tuple[StoredObject, str | None]:
         await self._ready()
@@ -253,34 +216,79 @@ class S3ObjectStore:
         if await self.exists(key):
             raise ObjectExistsError(key)
         created_at = self._clock.now()
-        reader = _HashingReader(chunks)
+        # Up to one part is kept in memory; if the stream ends within it, one PutObject suffices.
+        head = bytearray()
+        async for chunk in chunks:
+            if not isinstance(chunk, bytes | bytearray | memoryview):
+                raise ValidationError(
+                    "Object content must be a stream of bytes.", "对象内容必须是字节流。"
+                )
+            head += chunk
+            if len(head) > self._part_size:
+                break
+        hasher = hashlib.sha256()
+        await anyio.to_thread.run_sync(hasher.update, head)
+        if len(head) <= self._part_size:
+            size, sha256 = len(head), hasher.hexdigest()
+            metadata, retention = self._metadata(sha256, content_type, retain_until, created_at)
+            # The whole-object checksum lets the server verify the bytes, and S3 requires one
+            # on any write that carries object-lock retention.
+            metadata["x-amz-sdk-checksum-algorithm"] = "SHA256"
+            metadata["x-amz-checksum-sha256"] = base64.b64encode(hasher.digest()).decode()
+            await self._upload(key, io.BytesIO(head), size, content_type, metadata, retention)
+            return StoredObject(key, size, sha256, content_type, created_at, retain_until)
+        spool_path = self._spool_dir / f"{secrets.token_hex(12)}.spool"
         try:
-            await anyio.to_thread.run_sync(
-                self._upload, key, reader, content_type, retain_until, created_at
+            spooled = await spool_after(hasher, head, chunks, spool_path)
+            del head
+            metadata, retention = self._metadata(
+                spooled.sha256, content_type, retain_until, created_at
+            )
+            handle = await anyio.to_thread.run_sync(spool_path.open, "rb")
+            try:
+                await self._upload(key, handle, spooled.size, content_type, metadata, retention)
+            finally:
+                handle.close()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(lambda: spool_path.unlink(missing_ok=True))
+        return StoredObject(
+            key, spooled.size, spooled.sha256, content_type, created_at, retain_until
+        )
+
+    async def _upload(
+        self,
+        key: str,
+        data: BinaryIO,
+        size: int,
+        content_type: str,
+        metadata: dict[str, Any],
+        retention: Retention | None,
+    ) -> None:
+        # S3 allows 10,000 parts: very large objects need larger parts than the configured ones.
+        part_size = max(self._part_size, -(-size // 10_000 // MiB) * MiB)
+        try:
+            await self._run(
+                self._client.put_object,
+                self.bucket,
+                key,
+                data,
+                size,
+                content_type=content_type,
+                metadata=metadata,
+                retention=retention,
+                part_size=part_size,
+                num_parallel_uploads=self._parallel,
             )
         except S3Error as exc:
             raise _unavailable(exc) from exc
-        except (MinioException, urllib3.exceptions.HTTPError) as exc:
-            raise _unavailable(exc) from exc
-        return StoredObject(
-            key=key,
-            size=reader.size,
-            sha256=reader.hasher.hexdigest(),
-            content_type=content_type,
-            created_at=created_at,
-            retain_until=retain_until,
-        )
 
-    def _final_headers(
-        self,
-        reader: _HashingReader,
-        content_type: str,
-        retain_until: datetime | None,
-        now: datetime,
+    def _metadata(
+        self, sha256: str, content_type: str, retain_until: datetime | None, now: datetime
     ) -> tuple[dict[str, Any], Retention | None]:
         metadata: dict[str, Any] = {
             "Content-Type": content_type,
-            _META_SHA256: reader.hasher.hexdigest(),
+            _META_SHA256: sha256,
             _META_CREATED: format_instant(now),
         }
         retention = None
@@ -291,61 +299,6 @@ class S3ObjectStore:
             if self._object_lock and retain_until > datetime.now(UTC):
                 retention = Retention(COMPLIANCE, retain_until.astimezone(UTC))
         return metadata, retention
-
-    def _upload(
-        self,
-        key: str,
-        reader: _HashingReader,
-        content_type: str,
-        retain_until: datetime | None,
-        now: datetime,
-    ) -> None:
-        """Blocking: stream ``reader`` into the object ``key`` (see the module docstring)."""
-        first = reader.read(self._part_size + 1)
-        if len(first) <= self._part_size:
-            metadata, retention = self._final_headers(reader, content_type, retain_until, now)
-            # The whole-object checksum lets the server verify the bytes, and S3 requires one on
-            # any write that carries object-lock retention.
-            metadata["x-amz-sdk-checksum-algorithm"] = "SHA256"
-            metadata["x-amz-checksum-sha256"] = base64.b64encode(reader.hasher.digest()).decode()
-            self._client.put_object(
-                self.bucket,
-                key,
-                io.BytesIO(first),
-                len(first),
-                content_type=content_type,
-                metadata=metadata,
-                retention=retention,
-            )
-            return
-        reader.unread(first)
-        del first
-        staging = f"{RESERVED_PREFIX}/staging/{secrets.token_hex(16)}"
-        written = self._client.put_object(
-            self.bucket,
-            staging,
-            cast(BinaryIO, reader),
-            -1,
-            content_type=content_type,
-            part_size=self._part_size,
-            num_parallel_uploads=self._parallel,
-        )
-        try:
-            metadata, retention = self._final_headers(reader, content_type, retain_until, now)
-            if retention is not None:
-                # Some servers (moto) want a checksum indicator on every write that carries
-                # retention, copies included; S3 and MinIO ignore it on a copy.
-                metadata["x-amz-sdk-checksum-algorithm"] = "SHA256"
-            self._client.compose_object(
-                self.bucket,
-                key,
-                [ComposeSource(self.bucket, staging, version_id=written.version_id)],
-                metadata=metadata,
-                retention=retention,
-            )
-        finally:
-            # Remove the exact version: in a versioned bucket a plain delete only hides it.
-            self._client.remove_object(self.bucket, staging, version_id=written.version_id)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -372,10 +325,21 @@ class S3ObjectStore:
             if exc.code in _NOT_FOUND:
                 raise ObjectNotFoundError(key) from None
             raise _unavailable(exc) from exc
+        ahead: asyncio.Future[bytes] | None = None
+
+        def read_ahead() -> asyncio.Future[bytes]:
+            # The next chunk comes off the network while the consumer handles this one.
+            return asyncio.ensure_future(self._run(response.read, CHUNK_SIZE))
+
         try:
-            while chunk := await self._run(response.read, CHUNK_SIZE):
+            ahead = read_ahead()
+            while chunk := await ahead:
+                ahead = read_ahead()
                 yield chunk
+            ahead = None
         finally:
+            if ahead is not None:
+                await settle(ahead)
             response.close()
             response.release_conn()
 

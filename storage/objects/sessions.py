@@ -146,14 +146,17 @@ class UploadSessions:
         path = self._dir(upload_id)
         meta_path = path / f"part-{number:05d}.json"
         previous: str | None = None
-        if meta_path.exists():
-            previous = json.loads(meta_path.read_text(encoding="utf-8"))["file"]
         data_name = f"part-{number:05d}-{secrets.token_hex(6)}.bin"
-        write_file_durably(path / data_name, data)
-        record = {"number": number, "size": len(data), "sha256": digest, "file": data_name}
-        # The JSON is the commit point: it names the bytes only once they are on disk.
-        write_file_durably(meta_path, json.dumps(record).encode())
-        fsync_dir(path)
+        try:
+            if meta_path.exists():
+                previous = json.loads(meta_path.read_text(encoding="utf-8"))["file"]
+            write_file_durably(path / data_name, data)
+            record = {"number": number, "size": len(data), "sha256": digest, "file": data_name}
+            # The JSON is the commit point: it names the bytes only once they are on disk.
+            write_file_durably(meta_path, json.dumps(record).encode())
+            fsync_dir(path)
+        except FileNotFoundError:  # aborted or completed meanwhile
+            raise UnknownUploadError(upload_id) from None
         if previous and previous != data_name:
             (path / previous).unlink(missing_ok=True)
         return UploadPart(number, len(data), digest)

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import tracemalloc
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -133,7 +134,9 @@ async def test_retained_object_cannot_be_deleted_until_retention_passes(
 
 
 async def test_retention_in_the_future_holds(store: ObjectStore, clock: FixedClock) -> None:
-    await store.put("locked", stream(b"x" * 10), retain_until=clock.now() + timedelta(days=1))
+    # Minutes, not days: on a real MinIO the lock is real and outlives the test.
+    until = clock.now() + timedelta(minutes=5)
+    await store.put("locked", stream(b"x" * 10), retain_until=until)
     with pytest.raises(ObjectRetainedError):
         await store.delete("locked")
     assert await read_all(store, "locked") == b"x" * 10
@@ -208,8 +211,14 @@ async def test_aborted_upload_is_gone(store: ObjectStore) -> None:
     assert not await store.exists("aborted")
 
 
+def temporary_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.suffix in {".part", ".spool", ".tmp"}]
+
+
 @pytest.mark.parametrize("size", [2 * MiB, 2 * S3_PART_SIZE + 3])
-async def test_interrupted_put_leaves_no_object(store: ObjectStore, size: int) -> None:
+async def test_interrupted_put_leaves_no_object(
+    store: ObjectStore, size: int, tmp_path: Path
+) -> None:
     data = pattern(size)
 
     async def failing() -> AsyncIterator[bytes]:
@@ -220,12 +229,27 @@ async def test_interrupted_put_leaves_no_object(store: ObjectStore, size: int) -
     with pytest.raises(ConnectionResetError):
         await store.put("half/written", failing())
     assert not await store.exists("half/written")
+    assert temporary_files(tmp_path) == []
     # And the key is still free for a proper write.
     await store.put("half/written", stream(data))
     assert await read_all(store, "half/written") == data
 
 
-BAD_KEYS = ["", "/abs", "a//b", "a/../b", "..", "a/./b", "a\\b", "a\0b", "a/", "x\n", "a" * 1025]
+BAD_KEYS = [
+    "",
+    "/abs",
+    "a//b",
+    "a/../b",
+    "..",
+    "a/./b",
+    "a\\b",
+    "a\0b",
+    "a/",
+    "x\n",
+    "a%2Fb",
+    "a" * 1025,
+    "é" * 513,  # 1026 bytes in UTF-8
+]
 
 
 @pytest.mark.parametrize("key", BAD_KEYS)
@@ -282,11 +306,9 @@ async def test_ping_succeeds_on_a_working_store(store: ObjectStore) -> None:
     await store.ping()
 
 
-async def test_concurrent_writers_of_one_key_cannot_both_win(
-    backend: str, store: ObjectStore
-) -> None:
-    if backend == "s3":
-        pytest.skip("S3 cannot refuse a racing copy; see storage/objects/s3.py")
+async def test_concurrent_writers_of_one_key_cannot_both_win(tmp_path: Path) -> None:
+    # Filesystem only: the S3 SDK cannot send If-None-Match (see storage/objects/s3.py).
+    store = FilesystemObjectStore(tmp_path, public_url=PUBLIC_URL, signing_key=SIGNING_KEY)
     results = await asyncio.gather(
         *(store.put("race", stream(pattern(2 * MiB, n))) for n in range(4)),
         return_exceptions=True,
@@ -310,7 +332,7 @@ async def test_large_object_keeps_retention_and_metadata(
 ) -> None:
     # Large enough for a multipart upload on S3 (the staging-and-copy path).
     data = pattern(2 * S3_PART_SIZE + 1)
-    until = clock.now() + timedelta(days=365)
+    until = clock.now() + timedelta(minutes=5)
     info = await store.put("big/sealed", stream(data), content_type="x/y", retain_until=until)
     stat = await store.stat("big/sealed")
     assert stat == info
@@ -340,6 +362,8 @@ def test_opening_by_url_picks_the_backend(tmp_path: Path) -> None:
     )
     assert isinstance(s3, S3ObjectStore)
     assert s3.bucket == "bucket"
+    with pytest.raises(ValidationError):
+        open_object_store("s3://127.0.0.1:9000/ab", **common)  # type: ignore[arg-type]
     for bad in ["ftp://host/x", "s3://host:9000/", "s3://host:9000/a/b", "file://remote/x"]:
         with pytest.raises(ValidationError) as caught:
             open_object_store(bad, **common)  # type: ignore[arg-type]
@@ -399,3 +423,65 @@ async def test_memory_stays_bounded_for_a_large_stream(tmp_path: Path) -> None:
     assert info.sha256 == expected.hexdigest() == read.hexdigest()
     assert total == size
     assert peak < 16 * MiB, f"peak {peak / MiB:.1f} MiB"
+
+
+@pytest.mark.s3
+async def test_bucket_without_object_lock_still_refuses_deleting_retained_objects(
+    s3_endpoint: tuple[str, str, str, bool], tmp_path: Path, clock: FixedClock
+) -> None:
+    from minio import Minio
+
+    endpoint, access_key, secret_key, secure = s3_endpoint
+    bucket = f"th-nolock-{uuid.uuid4().hex[:12]}"
+    Minio(endpoint, access_key=access_key, secret_key=secret_key, secure=secure).make_bucket(bucket)
+    store = S3ObjectStore(
+        endpoint=endpoint,
+        bucket=bucket,
+        access_key=access_key,
+        secret_key=secret_key,
+        secure=secure,
+        upload_root=tmp_path,
+        clock=clock,
+    )
+    until = clock.now() + timedelta(minutes=5)
+    await store.put("sealed", stream(b"bid"), retain_until=until)
+    assert (await store.stat("sealed")).retain_until == until
+    with pytest.raises(ObjectRetainedError):
+        await store.delete("sealed")
+    clock.advance(timedelta(minutes=6))
+    await store.delete("sealed")
+    assert not await store.exists("sealed")
+
+
+@pytest.mark.s3
+async def test_the_servers_object_lock_holds_even_if_the_clock_says_otherwise(
+    s3_endpoint: tuple[str, str, str, bool], tmp_path: Path, clock: FixedClock
+) -> None:
+    """Real retention (COMPLIANCE, by the server's clock) outlives a store clock that ran ahead."""
+    endpoint, access_key, secret_key, secure = s3_endpoint
+    store = S3ObjectStore(
+        endpoint=endpoint,
+        bucket=f"th-lock-{uuid.uuid4().hex[:12]}",
+        access_key=access_key,
+        secret_key=secret_key,
+        secure=secure,
+        upload_root=tmp_path,
+        clock=clock,
+    )
+    until = clock.now() + timedelta(minutes=5)
+    await store.put("locked/for/real", stream(b"bid"), retain_until=until)
+    clock.advance(timedelta(days=1))
+    with pytest.raises(ObjectRetainedError):
+        await store.delete("locked/for/real")
+    assert await store.exists("locked/for/real")
+
+
+async def test_a_reader_may_stop_early(store: ObjectStore) -> None:
+    data = pattern(3 * MiB)
+    await store.put("partly/read", stream(data))
+    chunks = store.get("partly/read")
+    first = await chunks.__anext__()
+    assert data.startswith(first) and 0 < len(first) < len(data)
+    await chunks.aclose()  # type: ignore[attr-defined]
+    await store.delete("partly/read")
+    assert not await store.exists("partly/read")
