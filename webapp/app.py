@@ -22,6 +22,7 @@ from webapp.auth import policy_guard
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.jobs import Dispatcher, tick
 from webapp.observability import configure_logging, request_context_middleware
+from webapp.pages import page_routers
 from webapp.services import Services, build_services
 from webapp.settings import Settings
 
@@ -88,6 +89,7 @@ def create_app(
         *audit.ROUTERS,
         *trust.ROUTERS,
         *tenders.ROUTERS,
+        *page_routers(),
     ]
     app = Litestar(
         route_handlers=route_handlers,

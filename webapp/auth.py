@@ -10,19 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.handlers.base import BaseRouteHandler
 
 from trading.identity.errors import AccessDeniedError, SessionInvalidError
 from trading.identity.model import Principal
 from trading.identity.policy import Resource, authorize
-from trading.identity.services import check_csrf, resolve_session
+from trading.identity.services import IssuedSession, check_csrf, resolve_session
 from trading.ports import AuditRecord
 from webapp.services import Services
 
 SESSION_COOKIE = "th_session"
 CSRF_COOKIE = "th_csrf"
 CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "_csrf"
+"""Pages' forms carry the CSRF token in this hidden field (plain HTML forms cannot set headers)."""
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 OPENAPI_PATH = "/schema"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -53,9 +58,54 @@ async def current_principal(
             services.uow(), token, ip=client_ip(connection), now=services.clock.now()
         )
         if via_cookie and connection.scope.get("method", "GET") not in SAFE_METHODS:
-            check_csrf(record, connection.headers.get(CSRF_HEADER))
+            check_csrf(record, await presented_csrf(connection))
     connection.state.principal = principal
     return principal
+
+
+async def presented_csrf(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The CSRF token a request presents: the ``X-CSRF-Token`` header (scripts, htmx) or, for a
+    plain HTML form post, its hidden ``_csrf`` field. Litestar caches the parsed form, so the
+    handler reads the same data again without a second parse."""
+    header = connection.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = connection.headers.get("content-type", "")
+    if isinstance(connection, Request) and content_type.startswith(FORM_TYPES):
+        form = await connection.form()
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def session_cookies(
+    connection: ASGIConnection[Any, Any, Any, Any], issued: IssuedSession
+) -> list[Cookie]:
+    """The cookies of a browser session: the session itself (HttpOnly) and the CSRF token that
+    the page's forms and scripts send back (double submit)."""
+    secure = connection.url.scheme == "https"
+    record = issued.record
+    max_age = int((record.expires_at - record.created_at).total_seconds())
+    return [
+        Cookie(
+            key=SESSION_COOKIE,
+            value=issued.token,
+            httponly=True,
+            secure=secure,
+            samesite="lax",
+            max_age=max_age,
+            path="/",
+        ),
+        Cookie(
+            key=CSRF_COOKIE,
+            value=issued.csrf_token or "",
+            httponly=False,  # the page's script reads it to send the header
+            secure=secure,
+            samesite="strict",
+            max_age=max_age,
+            path="/",
+        ),
+    ]
 
 
 def resource_from_path(connection: ASGIConnection[Any, Any, Any, Any]) -> Resource:

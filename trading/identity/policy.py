@@ -181,6 +181,14 @@ POLICY: dict[str, Audience | Rule] = {
     "tsa.certificate": Audience.PUBLIC,
     # the public portal (no sign-in): published notices, documents, clarifications, results
     "portal.read": Audience.PUBLIC,
+    # pages for people: the same rules, checked again by the use cases each page calls
+    "page.public": Audience.PUBLIC,
+    "page.signed_in": Audience.SIGNED_IN,
+    "page.agency": _roles(Role.AGENCY_OFFICER),
+    "page.tender.manage": _tender_owner(),
+    "page.bidder": _roles(Role.BIDDER_REP),
+    "page.tender.download": _tender_document_reader(Role.BIDDER_REP, Role.SUPERVISOR),
+    "page.admin": _roles(Role.ADMIN),
 }
 
 

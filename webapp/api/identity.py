@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from litestar import Request, Response, Router, get, post
-from litestar.datastructures import Cookie
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import Parameter
@@ -38,6 +37,7 @@ from webapp.auth import (
     provide_principal,
     record_read,
     require_principal,
+    session_cookies,
 )
 from webapp.services import Services
 
@@ -227,30 +227,7 @@ def _session_response(
         role=issued.record.role,
         csrf_token=issued.csrf_token,
     )
-    cookies: list[Cookie] = []
-    if issued.record.kind == "browser":
-        secure = request.url.scheme == "https"
-        max_age = int((issued.record.expires_at - issued.record.created_at).total_seconds())
-        cookies = [
-            Cookie(
-                key=SESSION_COOKIE,
-                value=issued.token,
-                httponly=True,
-                secure=secure,
-                samesite="lax",
-                max_age=max_age,
-                path="/",
-            ),
-            Cookie(
-                key=CSRF_COOKIE,
-                value=issued.csrf_token or "",
-                httponly=False,  # the page's script reads it to send the header
-                secure=secure,
-                samesite="strict",
-                max_age=max_age,
-                path="/",
-            ),
-        ]
+    cookies = session_cookies(request, issued) if issued.record.kind == "browser" else []
     return Response(body, status_code=201, cookies=cookies)
 
 
