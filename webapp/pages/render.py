@@ -24,6 +24,7 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response
 from litestar.datastructures import Cookie
+from markupsafe import Markup
 
 from trading.errors import DomainError
 from trading.identity.model import Principal, Role
@@ -45,6 +46,18 @@ def translations(lang: str) -> NullTranslations:
     if lang == "en":
         return Translations.load(str(I18N), locales=["en"], domain="messages")
     return NullTranslations()
+
+
+def _newstyle(catalogue: NullTranslations) -> Callable[..., str]:
+    """``_("共 %(n)s 条", n=...)``: translate, then interpolate with the values escaped (the
+    catalogue's text is ours; the values may come from users)."""
+
+    def gettext(message: str, **values: Any) -> str:
+        text = catalogue.gettext(message)
+        # S704: the catalogue text is the platform's own; Markup % escapes every value.
+        return Markup(text) % values if values else text  # noqa: S704
+
+    return gettext
 
 
 def _environment() -> Environment:
@@ -220,8 +233,7 @@ def render(
     token, new_token = csrf_token(request)
     fmt = Formatter(lang)
     html = ENV.get_template(template).render(
-        gettext=catalogue.gettext,
-        ngettext=catalogue.ngettext,
+        gettext=_newstyle(catalogue),
         lang=lang,
         html_lang="en" if lang == "en" else "zh-CN",
         care=request.cookies.get(CARE_COOKIE) == "1",
