@@ -50,13 +50,23 @@ def _register() -> None:
         audit_cli,
         bid_cli,
         ca_cli,
+        demo_cli,
         identity_cli,
         pdf_cli,
         platform,
         signing_cli,
     )
 
-    for module in (platform, identity_cli, audit_cli, ca_cli, signing_cli, pdf_cli, bid_cli):
+    for module in (
+        platform,
+        identity_cli,
+        audit_cli,
+        ca_cli,
+        signing_cli,
+        pdf_cli,
+        bid_cli,
+        demo_cli,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 
