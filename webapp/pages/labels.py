@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from trading.rules.packs import Regime
 from trading.tenders.model import DocumentKind, EvaluationMethod, Phase, Procedure, TenderStatus
 from webapp.pages.render import N_
@@ -31,7 +33,7 @@ DOCUMENT_KIND = {
 }
 SIGNATURE = {"valid": N_("签章有效")}
 
-LABELS = {
+LABELS: dict[str, dict[Any, str]] = {
     "category": CATEGORY,
     "procedure": PROCEDURE,
     "method": METHOD,

@@ -259,7 +259,9 @@ async def ask(
         except DomainError as exc:
             form.domain_error(exc, language(request), {"text": "text"})
         else:
-            return Redirect(f"/bidder/tenders/{tender_id}/questions/new?done=asked", 303)
+            return Redirect(
+                f"/bidder/tenders/{tender_id}/questions/new?done=asked", status_code=303
+            )
     return render(
         request,
         "people/question.html",

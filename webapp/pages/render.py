@@ -113,12 +113,12 @@ class Formatter:
     def locale(self) -> str:
         return babel_locale(self.lang)
 
-    def datetime(self, value: datetime | None) -> str:
+    def when(self, value: datetime | None) -> str:
         if value is None:
             return ""
         return format_datetime(value, "yyyy-MM-dd HH:mm", tzinfo=CHINA_TZ, locale=self.locale)
 
-    def datetime_long(self, value: datetime | None) -> str:
+    def when_long(self, value: datetime | None) -> str:
         if value is None:
             return ""
         return format_datetime(value, "medium", tzinfo=CHINA_TZ, locale=self.locale)

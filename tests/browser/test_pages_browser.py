@@ -1,0 +1,195 @@
+"""People's journeys in a real browser: the agency drafts, uploads sealed documents and
+publishes; a bidder signs in with a certificate read in the browser, downloads the documents and
+asks a question. Each page is photographed and must show its Chinese heading."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyhanko.sign import signers
+
+from signing.seal import seal_pdf
+from signing.tsa import ensure_platform_tsa
+from tests.browser.conftest import Platform
+from trading.rules.calendar import CHINA_TZ
+from webapp.demo import DEMO_PASSWORD, minimal_pdf
+
+pytestmark = pytest.mark.browser
+
+
+def _seal(platform: Platform, text: str) -> bytes:
+    """A PDF sealed by the demo agency, timestamped by the platform's own TSA (its files)."""
+    tsa = ensure_platform_tsa(platform.data_dir / "keys" / "tsa", now=datetime.now(UTC))
+    p12 = next(platform.pki_dir.glob("*/agency-org.p12"))
+    signer = signers.SimpleSigner.load_pkcs12_data(
+        p12.read_bytes(), other_certs=[], passphrase=b"demo"
+    )
+    target = BytesIO()
+
+    async def run() -> None:
+        await seal_pdf(
+            BytesIO(minimal_pdf(text)),
+            target,
+            signer=signer,
+            timestamper=tsa.timestamper,
+            reason="招标文件",
+            location="示例市",
+        )
+
+    # In a thread of its own: the sync playwright API owns this thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+    return target.getvalue()
+
+
+@pytest.fixture
+def page(browser: Any, platform: Platform) -> Iterator[Any]:
+    context = browser.new_context(locale="zh-CN", base_url=platform.url)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def shot(page: Any, platform: Platform, name: str, heading: str) -> None:
+    """Photograph the page; it must show ``heading`` (Chinese) and not be blank."""
+    assert page.locator("h1").first.inner_text().strip() == heading
+    path = platform.screenshots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    # A blank or tofu-only page compresses to almost nothing; rendered CJK text does not.
+    assert path.stat().st_size > 15_000, f"{path} looks empty"
+
+
+def sign_in(page: Any, username: str) -> None:
+    page.goto("/login")
+    page.fill("#f-username", username)
+    page.fill("#f-password", DEMO_PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/$"))
+
+
+def test_agency_drafts_uploads_and_publishes(page: Any, platform: Platform, tmp_path: Path) -> None:
+    page.goto("/")
+    shot(page, platform, "01-portal", "交易公告")
+    sign_in(page, "agency")
+    page.goto("/agency/tenders/new")
+    shot(page, platform, "02-new-tender", "新建招标项目")
+
+    now = datetime.now(CHINA_TZ).replace(second=0, microsecond=0)
+
+    def local(d: datetime) -> str:
+        return d.strftime("%Y-%m-%dT%H:%M")
+
+    page.fill("#f-title", "浏览器测试 <script>alert(1)</script> 道路工程")
+    page.fill("#f-lot_name", "第一标段")
+    page.fill("#f-budget", "1000000")
+    page.fill("#f-documents_from", local(now + timedelta(hours=1)))
+    page.fill("#f-opening_at", local(now + timedelta(days=10)))
+    page.fill("#f-deadline", local(now + timedelta(days=10)))
+    page.fill("#f-security", "50000")
+    # Inline check (htmx): the rule pack's rule is named next to the deadline and the security.
+    page.locator("#e-deadline").wait_for()
+    assert "documents_period" in page.locator("#e-deadline").inner_text()
+    shot(page, platform, "03-rule-violation", "新建招标项目")
+    deadline = now + timedelta(days=30)
+    page.fill("#f-deadline", local(deadline))
+    page.fill("#f-opening_at", local(deadline))
+    page.fill("#f-security", "10000")
+    page.locator("#f-title").focus()
+    page.wait_for_timeout(800)
+    assert page.locator("#e-deadline").count() == 0
+    page.click("#tender-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/agency/tenders/[0-9a-f-]+\?done=saved"))
+    # The script payload is shown as text, never run.
+    assert "<script>alert(1)</script>" in page.locator("h1").inner_text()
+
+    wrong = tmp_path / "notice.txt"
+    wrong.write_text("not a pdf")
+    page.set_input_files("#f-file", str(wrong))
+    page.click("form[enctype='multipart/form-data'] button[type=submit]")
+    assert "只接受已签章的 PDF 文件" in page.locator("#e-file").inner_text()
+
+    for kind, text in (("notice", "Browser notice"), ("documents", "Browser documents")):
+        pdf = tmp_path / f"{kind}.pdf"
+        pdf.write_bytes(_seal(platform, text))
+        page.select_option("#f-kind", kind)
+        page.set_input_files("#f-file", str(pdf))
+        page.click("form[enctype='multipart/form-data'] button[type=submit]")
+        page.wait_for_url(re.compile(r".*\?done=uploaded"))
+    assert page.locator(".badge.valid").count() == 2
+    shot(page, platform, "04-tender-documents", page.locator("h1").inner_text())
+    page.click("form[action$='/publish'] button")
+    page.wait_for_url(re.compile(r".*\?done=published"))
+    assert "项目已发布" in page.locator("[role=status]").inner_text()
+
+    # The clarification: far from the deadline, it does not move it.
+    page.fill("#f-title", "关于工期的澄清")
+    page.fill("#f-body", "工期调整为 180 日历天。")
+    page.click("form[action$='/clarifications'] button")
+    page.wait_for_url(re.compile(r".*\?done=clarified"))
+    shot(page, platform, "05-published", page.locator("h1").inner_text())
+
+    # Signing out; a member-only page then sends the browser to sign in, and back afterwards.
+    page.click("form[action='/logout'] button")
+    page.goto("/agency/tenders")
+    assert "/login?next=%2Fagency%2Ftenders" in page.url
+    page.fill("#f-username", "agency")
+    page.fill("#f-password", DEMO_PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/agency/tenders$"))
+    shot(page, platform, "06-my-tenders", "我的招标项目")
+
+
+def test_bidder_signs_in_with_a_certificate_downloads_and_asks(
+    page: Any, platform: Platform
+) -> None:
+    page.goto("/login")
+    shot(page, platform, "07-login", "登录")
+    # An EC key (WebCrypto) for bidder 3, read from the local file only.
+    page.set_input_files("#f-p12", str(next(platform.pki_dir.glob("*/bidder-3-rep.p12"))))
+    page.fill("#f-p12pw", "demo")
+    page.click("#cert-form button")
+    page.wait_for_url(re.compile(r".*/$"))
+    assert page.locator(".who").inner_text() == "投标人"
+
+    tender_id = platform.tenders["published"]
+    page.goto(f"/notices/{tender_id}")
+    shot(page, platform, "08-notice", "示例市滨江路道路改造工程施工")
+    link = page.locator("a[href*='/documents/']").first
+    response = page.context.request.get(link.get_attribute("href"))
+    assert response.ok and response.body().startswith(b"%PDF-")
+    shown = page.locator("li", has=link).inner_text()
+    assert hashlib.sha256(response.body()).hexdigest()[:16] in shown
+
+    page.click("text=提出疑问")
+    page.fill("#f-text", "请问是否接受联合体投标？")
+    page.click("form button[type=submit] >> text=提交")
+    page.wait_for_url(re.compile(r".*\?done=asked"))
+    shot(page, platform, "09-question", "提出疑问")
+
+    page.goto("/account/certificates")
+    assert page.locator("tbody tr").count() == 1
+    shot(page, platform, "10-certificates", "我的证书")
+
+
+def test_english_and_large_text_are_remembered(page: Any, platform: Platform) -> None:
+    page.goto("/")
+    page.click("text=English")
+    assert page.locator("h1").inner_text() == "Notices"
+    page.click("text=Large text")
+    assert "care" in (page.locator("body").get_attribute("class") or "")
+    page.goto("/stats")
+    assert page.locator("h1").inner_text() == "Statistics"
+    page.screenshot(path=str(platform.screenshots / "11-stats-en-care.png"), full_page=True)
+    # Keyboard: the first Tab reaches the skip link, which moves focus to the main content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
