@@ -15,22 +15,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 
 from trading.errors import AuthenticationError, DomainError
+from trading.identity.errors import CsrfError
 from trading.identity.model import Principal
 from webapp.auth import CSRF_COOKIE, SAFE_METHODS, SESSION_COOKIE, presented_csrf
 from webapp.errors import HTTP_MESSAGES, status_for
 from webapp.pages.render import language, next_url, render
 
 log = logging.getLogger("tenderhall.pages")
-
-
-class FormCsrfError(AuthenticationError):
-    code = "csrf_failed"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The form has expired; reload the page and try again.",
-            "表单已失效，请刷新页面后重试。",
-        )
 
 
 async def form_csrf_guard(
@@ -46,7 +37,7 @@ async def form_csrf_guard(
     cookie = connection.cookies.get(CSRF_COOKIE, "")
     presented = await presented_csrf(connection) or ""
     if not cookie or not hmac.compare_digest(cookie.encode(), presented.encode()):
-        raise FormCsrfError()
+        raise CsrfError()
 
 
 def login_redirect(request: Request[Any, Any, Any]) -> Response[Any]:
@@ -85,7 +76,7 @@ def _principal_of(request: Request[Any, Any, Any]) -> Principal | None:
 
 def page_domain_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, DomainError)
-    if isinstance(exc, AuthenticationError) and not isinstance(exc, FormCsrfError):
+    if isinstance(exc, AuthenticationError):
         return login_redirect(request)
     status = status_for(exc)
     return error_page(request, status, exc.message(language(request)), _principal_of(request))
