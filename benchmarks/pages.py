@@ -66,7 +66,9 @@ async def run(tenders: int, repeat: int) -> int:
         ip="",
         now=now,
     )
-    await identity.decide_organisation(services.uow(), agency.id, True, actor=system, ip="", now=now)
+    await identity.decide_organisation(
+        services.uow(), agency.id, True, actor=system, ip="", now=now
+    )
     hasher = Argon2PasswordHasher(time_cost=1, memory_cost=8 * 1024)
     await identity.create_person(
         services.uow(),
