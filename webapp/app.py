@@ -23,6 +23,7 @@ from webapp.errors import EXCEPTION_HANDLERS
 from webapp.jobs import Dispatcher, tick
 from webapp.observability import configure_logging, request_context_middleware
 from webapp.pages import page_routers
+from webapp.pages.live import LiveHub
 from webapp.services import Services, build_services
 from webapp.settings import Settings
 
@@ -115,4 +116,5 @@ def create_app(
         debug=False,
     )
     app.state.services = services
+    app.state.live = LiveHub()
     return app

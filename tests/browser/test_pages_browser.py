@@ -193,3 +193,27 @@ def test_english_and_large_text_are_remembered(page: Any, platform: Platform) ->
     # Keyboard: the first Tab reaches the skip link, which moves focus to the main content.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
+
+
+def test_a_clarification_appears_on_an_open_notice_without_a_reload(
+    browser: Any, platform: Platform
+) -> None:
+    tender_id = platform.tenders["published_procurement"]
+    reader = browser.new_context(locale="zh-CN", base_url=platform.url).new_page()
+    reader.goto(f"/notices/{tender_id}")
+    reader.evaluate("window.__stillHere = true")  # gone if the page were reloaded
+    reader.wait_for_timeout(1000)  # the SSE connection is open
+
+    agency = browser.new_context(locale="zh-CN", base_url=platform.url).new_page()
+    sign_in(agency, "agency")
+    agency.goto(f"/agency/tenders/{tender_id}")
+    agency.fill("#f-title", "关于交货期的澄清")
+    agency.fill("#f-body", "交货期为合同签订后 30 日。")
+    agency.click("form[action$='/clarifications'] button")
+    agency.wait_for_url(re.compile(r".*\?done=clarified"))
+
+    reader.locator("#live-clarifications").get_by_text("关于交货期的澄清").wait_for(timeout=10_000)
+    assert reader.evaluate("window.__stillHere") is True
+    shot(reader, platform, "12-live-clarification", "示例市政府办公设备采购项目")
+    reader.context.close()
+    agency.context.close()

@@ -37,7 +37,8 @@ from webapp.api.tenders import RESOURCE, ValidatorMissingError
 from webapp.auth import client_ip
 from webapp.pages.auth_pages import FORM
 from webapp.pages.labels import LABELS
-from webapp.pages.portal import search_tenders
+from webapp.pages.live import LiveHub
+from webapp.pages.portal import search_tenders, tender_topic
 from webapp.pages.render import (
     N_,
     FormState,
@@ -210,6 +211,11 @@ def _render_form(
             "evaluation_method": [(str(k), _(v)) for k, v in LABELS["method"].items()],
         },
     )
+
+
+def live(request: Request[Any, Any, Any]) -> LiveHub:
+    hub: LiveHub = request.app.state.live
+    return hub
 
 
 async def _load(services: Services, tender_id: str) -> Tender:
@@ -480,6 +486,7 @@ async def publish(
         return await _manage_page(
             request, services, principal, tender, forms={"publish": form}, status_code=422
         )
+    live(request).publish(tender_topic(tender_id))
     return Redirect(f"/agency/tenders/{tender_id}?done=published", status_code=303)
 
 
@@ -518,6 +525,7 @@ async def clarify(
         except DomainError as exc:
             form.domain_error(exc, lang, FIELD_MAP)
         else:
+            live(request).publish(tender_topic(tender_id))
             return Redirect(f"/agency/tenders/{tender_id}?done=clarified", status_code=303)
     tender = await _load(services, tender_id)
     return await _manage_page(
@@ -549,6 +557,7 @@ async def answer(
             ip=client_ip(request),
             now=services.clock.now(),
         )
+        live(request).publish(tender_topic(tender_id))
     return Redirect(f"/agency/tenders/{tender_id}?done=answered", status_code=303)
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.response import Redirect
+from litestar.response import Redirect, ServerSentEvent
 
 from trading.identity.model import Principal
 from trading.rules.calendar import CHINA_TZ, end_of_local_day
@@ -20,7 +20,8 @@ from trading.tenders.errors import TenderNotFoundError
 from trading.tenders.model import Tender, TenderStatus
 from webapp.api.tenders import evidence
 from webapp.pages.labels import LABELS
-from webapp.pages.render import FormState, page_gettext, render
+from webapp.pages.live import LiveHub
+from webapp.pages.render import FormState, page_gettext, render, render_html
 from webapp.services import Services
 
 PAGE_SIZE = 20
@@ -145,6 +146,31 @@ async def notice(
     )
 
 
+@get("/live/tenders/{tender_id:str}", opt={"action": "page.public"}, include_in_schema=False)
+async def live_tender(
+    request: Request[Any, Any, Any], tender_id: str, services: Services
+) -> ServerSentEvent:
+    """Live parts of a notice (timetable, clarifications) as SSE events of HTML fragments."""
+    await public_tender(services, tender_id)
+    hub: LiveHub = request.app.state.live
+
+    async def fragments() -> list[tuple[str, str]]:
+        tender = await public_tender(services, tender_id)
+        async with services.uow() as uow:
+            clarifications = await uow.tenders.list_clarifications(tender.id)
+        context: dict[str, Any] = {"tender": tender, "clarifications": clarifications}
+        return [
+            (event, render_html(request, f"portal/_{event}.html", **context))
+            for event in ("timetable", "clarifications")
+        ]
+
+    return hub.stream(tender_topic(tender_id), fragments)
+
+
+def tender_topic(tender_id: str) -> str:
+    return f"tender:{tender_id}"
+
+
 @get(
     "/notices/{tender_id:str}/files/{document_id:str}",
     opt={"action": "page.public"},
@@ -198,4 +224,4 @@ async def statistics(
     )
 
 
-ROUTES = [home, notice, public_file, statistics]
+ROUTES = [home, notice, live_tender, public_file, statistics]

@@ -228,28 +228,8 @@ def render(
     **context: Any,
 ) -> Response[str]:
     """Render ``template`` within the layout for this person (language, role, 关怀版)."""
-    lang = language(request)
-    catalogue = translations(lang)
     token, new_token = csrf_token(request)
-    fmt = Formatter(lang)
-    html = ENV.get_template(template).render(
-        gettext=_newstyle(catalogue),
-        lang=lang,
-        html_lang="en" if lang == "en" else "zh-CN",
-        care=request.cookies.get(CARE_COOKIE) == "1",
-        principal=principal,
-        role_name=ROLE_NAMES.get(principal.role, str(principal.role)) if principal else "",
-        csrf_field=CSRF_FIELD,
-        csrf_token=token,
-        fmt=fmt,
-        local_input=local_input,
-        here=next_url(request),
-        here_quoted=quote(next_url(request), safe=""),
-        title=title,
-        htmx=request.headers.get("hx-request") == "true",
-        Role=Role,
-        **context,
-    )
+    html = render_html(request, template, principal=principal, title=title, csrf=token, **context)
     cookies: list[Cookie] = []
     if new_token:
         cookies.append(
@@ -261,4 +241,37 @@ def render(
         media_type=HTML,
         cookies=cookies,
         headers={"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language"},
+    )
+
+
+def render_html(
+    request: Request[Any, Any, Any],
+    template: str,
+    *,
+    principal: Principal | None = None,
+    title: str = "",
+    csrf: str = "",
+    **context: Any,
+) -> str:
+    """The HTML of ``template`` for this person: a page, or a fragment (htmx, live updates)."""
+    lang = language(request)
+    catalogue = translations(lang)
+    fmt = Formatter(lang)
+    return ENV.get_template(template).render(
+        gettext=_newstyle(catalogue),
+        lang=lang,
+        html_lang="en" if lang == "en" else "zh-CN",
+        care=request.cookies.get(CARE_COOKIE) == "1",
+        principal=principal,
+        role_name=ROLE_NAMES.get(principal.role, str(principal.role)) if principal else "",
+        csrf_field=CSRF_FIELD,
+        csrf_token=csrf or request.cookies.get(CSRF_COOKIE, ""),
+        fmt=fmt,
+        local_input=local_input,
+        here=next_url(request),
+        here_quoted=quote(next_url(request), safe=""),
+        title=title,
+        htmx=request.headers.get("hx-request") == "true",
+        Role=Role,
+        **context,
     )
