@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.response import ServerSentEvent
@@ -12,14 +13,15 @@ from webapp.pages.live import LiveHub
 
 def events(response: ServerSentEvent) -> Any:
     """The generator of ``{"event", "data"}`` messages behind the SSE response."""
-    return response.iterator.content_async_iterator
+    iterator: Any = response.iterator
+    return iterator.content_async_iterator
 
 
 async def test_publish_wakes_subscribers_of_the_topic_only() -> None:
     hub = LiveHub()
     renders = {"a": 0, "b": 0}
 
-    def fragments(topic: str):  # type: ignore[no-untyped-def]
+    def fragments(topic: str) -> Callable[[], Awaitable[list[tuple[str, str]]]]:
         async def render() -> list[tuple[str, str]]:
             renders[topic] += 1
             return [("part", f"<p>{topic} {renders[topic]}</p>")]
