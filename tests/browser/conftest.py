@@ -97,8 +97,10 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(platform: Platform) -> Iterator[Any]:
+    """Module scope: the sync API runs an event loop in this thread while it is open, so it must
+    be closed before the async suites that follow run theirs."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
