@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.http.conftest import PASSWORD, World, app_settings, make_app, populate
+from tests.http.conftest import PASSWORD, World, app_settings, make_app, member_for, populate
 from tests.http.test_access_matrix import published_tender
+from tests.pki_fixtures import DemoPkiFiles
 from trading.identity.model import OrgType, Role
 from trading.rules.calendar import CHINA_TZ
 
@@ -299,3 +300,83 @@ async def test_admin_approves_a_registration_made_on_the_public_form(world: Worl
     assert decided.status_code == 303
     after = await world.client.get("/admin/organisations")
     assert "新投标人" not in after.text
+
+
+async def test_admin_manages_ca_providers_and_a_bidder_binds_a_certificate(
+    world: World, demo_pki: DemoPkiFiles
+) -> None:
+    token = await sign_in(world, Role.ADMIN)
+    files = demo_pki.provider("demo-rsa")
+    entry = next(p for p in demo_pki.index["providers"] if p["name"] == "demo-rsa")
+    identity_fields = entry["identity"]
+    not_pem = await world.client.post(
+        "/admin/ca-providers",
+        data={"_csrf": token, "name": "demo-rsa"},
+        files={"roots": ("root.der", b"\x30\x82 binary", "application/octet-stream")},
+    )
+    assert not_pem.status_code == 422
+    assert field_error(not_pem.text, "roots") == "请上传 PEM 格式的根证书。"
+    saved = await world.client.post(
+        "/admin/ca-providers",
+        data={
+            "_csrf": token,
+            "name": "demo-rsa",
+            "crl_urls": files.crl_der.resolve().as_uri(),
+            "credit_code_oid": identity_fields["credit_code_oid"],
+            "credit_code_prefix": identity_fields["credit_code_prefix"],
+            "person_id_oid": identity_fields["person_id_oid"] or "",
+        },
+        files={
+            "roots": ("root.pem", files.root_pem.read_bytes(), "application/x-pem-file"),
+            "intermediates": (
+                "intermediate.pem",
+                files.intermediate_pem.read_bytes(),
+                "application/x-pem-file",
+            ),
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    refreshed = await world.client.post("/admin/ca-providers/refresh", data={"_csrf": token})
+    assert refreshed.status_code == 303
+    listed = await world.client.get("/admin/ca-providers")
+    assert "demo-rsa" in listed.text and "过期或未获取" not in listed.text
+
+    # A bidder of the organisation named in the demo certificate binds it from a PEM file.
+    entity = demo_pki.entity("bidder-1-rep")
+    world.client.cookies.clear()
+    await member_for(world, entity, OrgType.BIDDER, Role.BIDDER_REP)
+    world.client.cookies.clear()
+    await world.client.get("/login")
+    login = await world.client.post(
+        "/login",
+        data={
+            "username": f"user.{entity.id}",
+            "password": PASSWORD,
+            "_csrf": world.client.cookies["th_csrf"],
+        },
+    )
+    assert login.status_code == 303
+    bidder_token = world.client.cookies["th_csrf"]
+    key_instead = await world.client.post(
+        "/account/certificates",
+        data={"_csrf": bidder_token},
+        files={"file": ("key.pem", entity.key_pem.read_bytes(), "application/x-pem-file")},
+    )
+    assert key_instead.status_code == 422
+    assert "PEM" in field_error(key_instead.text, "file")
+    bound = await world.client.post(
+        "/account/certificates",
+        data={"_csrf": bidder_token},
+        files={"file": ("cert.pem", entity.cert_pem.read_bytes(), "application/x-pem-file")},
+    )
+    assert bound.status_code == 303, bound.text
+    mine = await world.client.get("/account/certificates")
+    assert entity.cert.subject.rfc4514_string() in mine.text.replace("&#34;", '"')
+
+    # The admin removes the provider again.
+    await sign_in(world, Role.ADMIN)
+    removed = await world.client.post(
+        "/admin/ca-providers/demo-rsa/remove", data={"_csrf": world.client.cookies["th_csrf"]}
+    )
+    assert removed.status_code == 303
+    assert "demo-rsa" not in (await world.client.get("/admin/ca-providers")).text

@@ -352,7 +352,8 @@ async def providers(
     principal: Principal,
     done: str | None = None,
 ) -> Response[str]:
-    return await _providers_page(request, services, principal, FormState(), done)
+    defaults = {"credit_code_oid": "2.5.4.97", "person_id_oid": "2.5.4.5"}
+    return await _providers_page(request, services, principal, FormState(values=defaults), done)
 
 
 @post("/admin/ca-providers", opt={"action": "page.admin"}, include_in_schema=False)
@@ -364,8 +365,14 @@ async def add_provider(
     data = await request.form()
     form = FormState(
         values={
-            "name": str(data.get("name", "")).strip(),
-            "crl_urls": str(data.get("crl_urls", "")),
+            name: str(data.get(name, "")).strip()
+            for name in (
+                "name",
+                "crl_urls",
+                "credit_code_oid",
+                "credit_code_prefix",
+                "person_id_oid",
+            )
         }
     )
     if not form.values["name"]:
@@ -386,6 +393,11 @@ async def add_provider(
                     "intermediates": [intermediates] if intermediates else [],
                     "crl_urls": form.values["crl_urls"].split(),
                     "ocsp_urls": [],
+                    "identity": {
+                        "credit_code_oid": form.values["credit_code_oid"] or "2.5.4.97",
+                        "credit_code_prefix": form.values["credit_code_prefix"],
+                        "person_id_oid": form.values["person_id_oid"] or None,
+                    },
                 }
             )
             await store_provider(services, provider, principal, client_ip(request))
