@@ -114,12 +114,14 @@ class ApiClient:
         token: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retries: int = RETRIES,
+        backoff_s: float = BACKOFF_S,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self._sleep = sleep
         self._retries = retries
+        self._backoff_s = backoff_s
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=TIMEOUT_S,
@@ -182,7 +184,7 @@ class ApiClient:
                     return response.json() if response.content else None
                 if response.status_code < 500 or last:
                     raise _problem(response)
-            self._sleep(BACKOFF_S * 2**attempt)
+            self._sleep(self._backoff_s * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -387,9 +387,24 @@ def _bar(total: int) -> Iterator[Callable[[int], None]]:
     type=_ExistingPath,
     help="平台与时间戳根证书 / trusted roots for the receipt",
 )
+@click.option(
+    "--retries",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 20),
+    help="每片失败重试次数 / retries of a failed chunk",
+)
+@click.option(
+    "--retry-delay",
+    default=0.5,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="首次重试等待秒数，逐次加倍 / first back-off in seconds, doubling",
+)
 def submit_command(
     envelope: Path, server: str, tender_id: str, lot_number: int, token: str | None,
     username: str | None, password: str | None, receipt_path: Path | None, trust: tuple[Path, ...],
+    retries: int, retry_delay: float,
 ) -> None:  # fmt: skip
     """上传投标信封并取得回执 / Upload a sealed bid (resumable), verify and save the receipt."""
     from signing.receipt import verify_receipt
@@ -406,7 +421,10 @@ def submit_command(
     target = receipt_path or receipt_path_for(envelope)
     state = state_path_for(envelope)
     _quiet_pyhanko()
-    with _reported(), ApiClient(server, token=token) as client:
+    with (
+        _reported(),
+        ApiClient(server, token=token, retries=retries, backoff_s=retry_delay) as client,
+    ):
         if token is None:
             client.login(username, password)  # type: ignore[arg-type]  # checked above
         with _bar(envelope.stat().st_size) as progress:
