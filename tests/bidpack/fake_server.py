@@ -60,7 +60,7 @@ class FakeState:
 class _Handler(BaseHTTPRequestHandler):
     state: FakeState  # set on the subclass made per server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # --- plumbing ---------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from signing.bidpack_check import PackageVerdict, check
 from signing.verdicts import Status
 from tests.bidpack.conftest import DATA, TENDER_ID, Packed, build, schema_fields, signer_of
 from tests.bidpack.zips import entries, rewrite
-from tests.pdf.pdfs import write_pdf
 from tests.pki_fixtures import DemoPkiFiles
 from trading.bidpackage import LimitSettings
 from trading.tenders.opening_data import OpeningDataError
