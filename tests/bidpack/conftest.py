@@ -13,6 +13,7 @@ import pytest
 from pyhanko.sign.signers.pdf_cms import Signer
 
 from signing.bidpack import PackSummary, pack, pkcs12_signer
+from tests.bidpack.receipts import Issuer, make_issuer
 from tests.pdf.pdfs import write_pdf
 from tests.pki_fixtures import DemoPkiFiles
 from trading.tenders.opening_data import OpeningField, field_from_dict
@@ -116,3 +117,9 @@ def good_package(
 ) -> Packed:
     """A valid package by 示例建设工程有限公司 (built once; tests copy or rewrite it)."""
     return build(demo_pki, bid_pdfs, tmp_path_factory.mktemp("pkg") / "bid.zip")
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Issuer:
+    """The test platform's receipt key and TSA."""
+    return make_issuer()

@@ -262,6 +262,10 @@ class UploadResult:
     resumed: bool
 
 
+class _AlreadyCompleted(Exception):
+    """The saved upload was completed by an earlier run (its receipt was not saved)."""
+
+
 def _resume(client: ApiClient, saved: UploadState | None, wanted: UploadState) -> Any:
     """The server's status of the saved upload if it can be continued, else None."""
     if saved is None or saved.__dict__ | {"upload_id": ""} != wanted.__dict__ | {"upload_id": ""}:
@@ -269,8 +273,10 @@ def _resume(client: ApiClient, saved: UploadState | None, wanted: UploadState) -
     try:
         return client.call("GET", f"/api/uploads/{saved.upload_id}", retry=True)
     except ServerError as exc:
-        if exc.status in (404, 409, 410):
-            return None  # gone, aborted or already completed: a new upload starts
+        if exc.problem_code == "upload_completed":
+            raise _AlreadyCompleted from exc
+        if exc.status in (404, 410):
+            return None  # gone or aborted: a new upload starts
         raise
 
 
@@ -289,7 +295,18 @@ def upload_envelope(
     """
     sha256, size = _digest(envelope)
     wanted = UploadState(client.base_url, tender_id, lot_number, "", size, sha256)
-    status = _resume(client, UploadState.load(state_path), wanted)
+    saved = UploadState.load(state_path)
+    try:
+        status = _resume(client, saved, wanted)
+    except _AlreadyCompleted:
+        # Sending it again would make a second bid: fetch the receipt the first run missed.
+        found = find_receipt(client, tender_id, lot_number, sha256)
+        if found is None:
+            raise SubmitError(
+                "the upload was completed but its receipt is not among yours",
+                "上传已完成，但在本单位回执中找不到对应回执",
+            ) from None
+        return UploadResult(found, saved.upload_id if saved else "", 0, 0, True)
     resumed = status is not None
     if status is None:
         status = client.call(
