@@ -42,7 +42,7 @@ def envelope(tmp_path: Path) -> Path:
     return path
 
 
-def submit(server: str, envelope: Path, *extra: str) -> Result:
+def submit(server: str, envelope: Path, *extra: str | Path) -> Result:
     return tenderhall(
         "bid", "submit", envelope, "--server", server, "--tender", "tender-0001", "--lot", "1",
         "--retry-delay", "0", *extra,
