@@ -117,7 +117,8 @@ def pkcs11_signer(
     """A pyHanko signer for a key on a PKCS#11 token (a USB key, an HSM), session closed after.
 
     The certificate is looked up on the token under the same label as the key. Needs the
-    ``python-pkcs11`` package. Not exercised by the test suite (no SoftHSM on the CI machines).
+    ``python-pkcs11`` package; tested with SoftHSM (``tests/bidpack/test_pkcs11.py``, skipped
+    when SoftHSM, opensc's pkcs11-tool or python-pkcs11 is missing).
     """
     try:
         from pyhanko.config.pkcs11 import TokenCriteria

@@ -207,7 +207,7 @@ def _signer(
 )
 @click.option("--key", type=_ExistingFile, help="签名证书 PKCS#12 / signing key (PKCS#12)")
 @click.option("--password", envvar="TENDERHALL_KEY_PASSWORD", help="PKCS#12 口令 / password")
-@click.option("--pkcs11-lib", help="PKCS#11 模块 / PKCS#11 module path (untested)")
+@click.option("--pkcs11-lib", help="PKCS#11 模块 / PKCS#11 module path")
 @click.option("--pkcs11-token", help="令牌标签 / token label")
 @click.option("--pkcs11-key", help="密钥与证书标签 / key and certificate label")
 @click.option("--pin", envvar="TENDERHALL_PIN", help="令牌 PIN / user PIN (or TENDERHALL_PIN)")
