@@ -65,7 +65,8 @@ def test_pack_with_a_key_on_a_softhsm_token(
     run(util, "--import", key_pem, "--token", "bidder", "--label", "signing", "--id", "01",
         "--pin", PIN)  # fmt: skip
     run(tool, "--module", lib, "--token-label", "bidder", "--login", "--pin", PIN,
-        "--write-object", cert_der, "--type", "cert", "--label", "signing", "--id", "01")  # fmt: skip
+        "--write-object", cert_der, "--type", "cert", "--label", "signing",
+        "--id", "01")  # fmt: skip
 
     from webapp.cli import main
 
