@@ -138,7 +138,7 @@ def build_services(
     secret = load_or_create_secret(settings)
     objects_url = settings.effective_storage_url
     upload_root: Path | None = None
-    if objects_url.startswith("s3"):
+    if not objects_url.startswith("file:"):
         upload_root = settings.data_dir / "uploads"
     services = Services(
         settings=settings,

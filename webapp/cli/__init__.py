@@ -53,10 +53,20 @@ def _register() -> None:
         identity_cli,
         pdf_cli,
         platform,
+        session_cli,
         signing_cli,
     )
 
-    for module in (platform, identity_cli, audit_cli, ca_cli, signing_cli, pdf_cli, bid_cli):
+    for module in (
+        platform,
+        session_cli,
+        identity_cli,
+        audit_cli,
+        ca_cli,
+        signing_cli,
+        pdf_cli,
+        bid_cli,
+    ):
         for command in module.COMMANDS:
             main.add_command(command)
 
