@@ -111,8 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
             upload = self.state.uploads.get(m.group(1))
             if upload is None:
                 return self._problem(404, "upload_not_found", "no such upload")
-            if upload.completed:
-                return self._problem(409, "upload_completed", "already completed")
+            # Like the real server: a closed upload answers with no parts; writing to it is 409.
             return self._send(200, self._status(m.group(1), upload))
         if path == "/api/receipts":
             return self._send(200, self.state.receipts)
@@ -176,6 +175,8 @@ class _Handler(BaseHTTPRequestHandler):
         upload = state.uploads.get(m.group(1))
         if upload is None:
             return self._problem(404, "upload_not_found", "no such upload")
+        if upload.completed:
+            return self._problem(409, "upload_completed", "already completed")
         digest = hashlib.sha256(body).hexdigest()
         if self.headers.get("X-Content-SHA256") != digest:
             return self._problem(422, "chunk_hash_mismatch", "the chunk's hash differs")
@@ -200,7 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
             "chunk_size": self.state.chunk_size,
             "size": upload.size,
             "sha256": upload.sha256,
-            "parts": [
+            "parts": []
+            if upload.completed
+            else [
                 {"number": n, "size": len(b), "sha256": hashlib.sha256(b).hexdigest()}
                 for n, b in sorted(upload.parts.items())
             ],

@@ -162,7 +162,22 @@ def test_an_unreachable_server_is_a_clear_error(envelope: Path) -> None:
     assert "无法连接服务器" in result.stderr
 
 
-def test_submit_needs_credentials(server: str, envelope: Path) -> None:
+def test_submit_needs_credentials(
+    server: str, envelope: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     result = submit(server, envelope)
     assert result.exit_code == 2
     assert "--token" in result.output
+
+
+def test_submit_uses_the_session_of_tenderhall_login(
+    server: str, envelope: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    from webapp.cli.session_cli import sessions_file
+
+    sessions_file().parent.mkdir(parents=True)
+    sessions_file().write_text(json.dumps({server: {"token": TOKEN}}))
+    result = submit(server, envelope)
+    assert result.exit_code == 0, result.output

@@ -232,8 +232,14 @@ def custody_create_command(
 
     if upload and not (server and tender_id):
         raise click.UsageError("--upload needs --server and --tender")
+    if upload and token is None and not username:
+        from webapp.cli.session_cli import saved_token
+
+        token = saved_token(server or "")
     if upload and token is None and not (username and login_password):
-        raise click.UsageError("--upload needs --token, or --username and --login-password")
+        raise click.UsageError(
+            "--upload needs --token, --username and --login-password, or tenderhall login"
+        )
     if upload and lot_number is None and not lot.isdigit():
         raise click.UsageError("--upload needs --lot-number when --lot is not a number")
     with _reported():

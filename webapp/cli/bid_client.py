@@ -291,22 +291,45 @@ def upload_envelope(
 ) -> UploadResult:
     """Upload ``envelope`` (resuming a saved upload when possible) and complete it; the receipt.
 
-    ``progress`` is called with the number of bytes sent or found on the server so far.
+    ``progress`` is called with the number of bytes sent or found on the server so far. If the
+    saved upload turns out to be completed already (an earlier run died before saving the
+    receipt) its receipt is fetched rather than bidding twice; if it was aborted, a new upload
+    starts.
     """
     sha256, size = _digest(envelope)
     wanted = UploadState(client.base_url, tender_id, lot_number, "", size, sha256)
     saved = UploadState.load(state_path)
-    try:
-        status = _resume(client, saved, wanted)
-    except _AlreadyCompleted:
-        # Sending it again would make a second bid: fetch the receipt the first run missed.
-        found = find_receipt(client, tender_id, lot_number, sha256)
-        if found is None:
-            raise SubmitError(
-                "the upload was completed but its receipt is not among yours",
-                "上传已完成，但在本单位回执中找不到对应回执",
-            ) from None
-        return UploadResult(found, saved.upload_id if saved else "", 0, 0, True)
+    for _ in range(2):
+        try:
+            return _upload(client, envelope, wanted, saved, state_path, progress)
+        except (_AlreadyCompleted, ServerError) as exc:
+            if isinstance(exc, ServerError) and exc.problem_code != "upload_completed":
+                raise
+            found = find_receipt(client, tender_id, lot_number, sha256)
+            if found is not None:
+                return UploadResult(found, saved.upload_id if saved else "", 0, 0, True)
+            saved = None  # aborted, not completed: start afresh
+    raise SubmitError(
+        "the upload was closed by the server and no receipt was issued",
+        "上传任务已被服务器关闭，且未签发回执",
+    )
+
+
+def _upload(
+    client: ApiClient,
+    envelope: Path,
+    wanted: UploadState,
+    saved: UploadState | None,
+    state_path: Path,
+    progress: Callable[[int], None] | None,
+) -> UploadResult:
+    tender_id, lot_number, size, sha256 = (
+        wanted.tender_id,
+        wanted.lot_number,
+        wanted.size,
+        wanted.sha256,
+    )
+    status = _resume(client, saved, wanted)
     resumed = status is not None
     if status is None:
         status = client.call(
@@ -323,7 +346,7 @@ def upload_envelope(
     if chunk_size <= 0:
         raise SubmitError("the server gave no chunk size", "服务器未给出分片大小")
     held = {int(p["number"]): (int(p["size"]), str(p["sha256"])) for p in status.get("parts", [])}
-    total = max(1, math.ceil(size / chunk_size)) if size else 0
+    total = math.ceil(size / chunk_size)
     done = sent = 0
     for number, chunk in _parts(envelope, chunk_size):
         digest = hashlib.sha256(chunk).hexdigest()
@@ -346,15 +369,7 @@ def upload_envelope(
             progress(done)
     if _digest(envelope) != (sha256, size):
         raise SubmitError("the envelope changed during the upload", "上传过程中信封文件被修改")
-    try:
-        receipt = client.call("POST", f"/api/uploads/{upload_id}/complete")
-    except ServerError as exc:
-        if exc.problem_code != "upload_completed":
-            raise
-        # A previous run completed but did not save the receipt: fetch it.
-        receipt = find_receipt(client, tender_id, lot_number, sha256)
-        if receipt is None:
-            raise
+    receipt = client.call("POST", f"/api/uploads/{upload_id}/complete")
     return UploadResult(receipt, upload_id, sent, total, resumed)
 
 

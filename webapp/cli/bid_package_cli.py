@@ -145,10 +145,18 @@ class LotNotFoundError(DomainError):
         )
 
 
+def _saved_token(server: str) -> str | None:
+    """The token ``tenderhall login`` keeps for ``server``."""
+    from webapp.cli.session_cli import saved_token
+
+    return saved_token(server)
+
+
 def _schema_from_server(server: str, token: str | None, tender_id: str, lot: int) -> list[Any]:
     from trading.tenders.opening_data import field_from_dict
     from webapp.cli.bid_client import ApiClient
 
+    token = token or _saved_token(server)
     with ApiClient(server, token=token) as client:
         path = f"/api/tenders/{tender_id}" if token else f"/api/portal/tenders/{tender_id}"
         tender = client.call("GET", path, retry=True)
@@ -416,8 +424,12 @@ def submit_command(
         write_atomically,
     )
 
+    if token is None and not username:
+        token = _saved_token(server)
     if token is None and not (username and password):
-        raise click.UsageError("give --token, or --username and --password")
+        raise click.UsageError(
+            "give --token, or --username and --password, or sign in first (tenderhall login)"
+        )
     target = receipt_path or receipt_path_for(envelope)
     state = state_path_for(envelope)
     _quiet_pyhanko()
