@@ -134,3 +134,14 @@ def test_custody_create_uploads_the_key_and_the_sealed_shares(
     again = tenderhall(*args, "--out", tmp_path / "custody-2")
     assert again.exit_code == 2
     assert "opening_key_exists" in again.stderr
+
+
+def test_check_without_trust_on_a_bidders_machine_trusts_no_ca(
+    good_package: Packed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TENDERHALL_DATA_DIR", str(tmp_path / "no-platform"))
+    monkeypatch.delenv("TENDERHALL_DATABASE_URL", raising=False)
+    result = tenderhall("bid", "check", good_package.path)
+    assert result.exit_code == 1
+    assert "no CA is trusted" in result.stderr
+    assert "[manifest_signer_untrusted]" in result.stdout

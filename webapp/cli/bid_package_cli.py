@@ -100,17 +100,35 @@ def load_trust(paths: tuple[Path, ...]) -> Any:
 
 
 def _platform_trust_store() -> Any:
+    """The CA providers configured on the platform (its database) plus its TSA; where no
+    platform is set up (a bidder's machine), nothing is trusted and a note says so."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from signing.trust import TrustStore
     from webapp.services import build_services
     from webapp.settings import Settings
 
+    settings = Settings.from_env(os.environ)
+    if settings.database_url is None and not (settings.data_dir / "tenderhall.db").exists():
+        click.echo(
+            "提示：此处没有平台数据库，未信任任何 CA（可用 --trust 指定）/ note: no platform "
+            "database here, so no CA is trusted (give --trust)",
+            err=True,
+        )
+        return TrustStore()
+
     async def load() -> Any:
-        services = build_services(Settings.from_env(os.environ))
+        services = build_services(settings)
         try:
             return await services.trust_store()
         finally:
             await services.close()
 
-    return asyncio.run(load())
+    try:
+        return asyncio.run(load())
+    except (DomainError, SQLAlchemyError) as exc:
+        click.echo(f"提示/note: platform trust unavailable ({exc}); no CA is trusted", err=True)
+        return TrustStore()
 
 
 def _format_problems(problems: tuple[Problem, ...]) -> list[str]:
