@@ -181,7 +181,12 @@ class ApiClient:
                     ) from exc
             else:
                 if response.status_code < 400:
-                    return response.json() if response.content else None
+                    try:
+                        return response.json() if response.content else None
+                    except ValueError:
+                        raise ServerError(
+                            response.status_code, "bad_response", "the answer is not JSON"
+                        ) from None
                 if response.status_code < 500 or last:
                     raise _problem(response)
             self._sleep(self._backoff_s * 2**attempt)
