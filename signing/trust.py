@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlparse
 
 import anyio
 from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -35,6 +36,10 @@ from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 
 from signing.keys import load_certificates, to_asn1_cert
+from signing.ocsp import OcspResponseError, ocsp_urls_of
+from signing.ocsp import build_request as build_ocsp_request
+from signing.ocsp import fetch as fetch_ocsp
+from signing.ocsp import read_response as read_ocsp_response
 from signing.verdicts import Problem, Status, worst
 from trading.errors import ValidationError
 
@@ -141,6 +146,24 @@ class CachedCrl:
     this_update: datetime
     next_update: datetime | None
     issuer: str
+
+    def is_stale(self, at: datetime) -> bool:
+        return self.next_update is not None and at > self.next_update
+
+
+@dataclass(frozen=True)
+class CachedOcsp:
+    """An OCSP response for one certificate as last fetched (kept for offline validation)."""
+
+    fingerprint: str
+    """SHA-256 of the certificate it answers for."""
+    provider: str
+    certificate: bytes
+    """The certificate (DER), so the response can be fetched again."""
+    der: bytes
+    fetched_at: datetime
+    next_update: datetime | None
+    status: str
 
     def is_stale(self, at: datetime) -> bool:
         return self.next_update is not None and at > self.next_update
@@ -277,6 +300,7 @@ class TrustStore:
         for provider in providers:
             self.add_provider(provider)
         self._crls: dict[str, CachedCrl] = {crl.url: crl for crl in crls}
+        self._ocsps: dict[str, CachedOcsp] = {}
 
     # --- providers -------------------------------------------------------------------------
 
@@ -294,6 +318,7 @@ class TrustStore:
     def remove_provider(self, name: str) -> None:
         self._providers.pop(name, None)
         self._crls = {url: c for url, c in self._crls.items() if c.provider != name}
+        self._ocsps = {fp: o for fp, o in self._ocsps.items() if o.provider != name}
 
     def provider(self, name: str) -> CaProvider | None:
         return self._providers.get(name)
@@ -348,6 +373,78 @@ class TrustStore:
             self._crls[url] = cached
         return self._crls[url]
 
+    @property
+    def ocsps(self) -> tuple[CachedOcsp, ...]:
+        return tuple(self._ocsps.values())
+
+    def ocsp_for(self, cert: x509.Certificate) -> CachedOcsp | None:
+        return self._ocsps.get(_fingerprint(cert))
+
+    def issuer_of(self, cert: x509.Certificate) -> x509.Certificate | None:
+        """The provider CA certificate named as ``cert``'s issuer (not yet validated)."""
+        for provider in self._providers.values():
+            for ca in provider.intermediate_certs() + provider.root_certs():
+                if ca.subject == cert.issuer:
+                    return ca
+        return None
+
+    def add_ocsp(
+        self, provider: str, cert: x509.Certificate, data: bytes, fetched_at: datetime
+    ) -> CachedOcsp:
+        """Cache an OCSP response about ``cert`` (it must answer for that certificate)."""
+        if provider not in self._providers:
+            raise TrustConfigError(f"unknown provider {provider!r}", f"未知的 CA {provider!r}")
+        status = read_ocsp_response(data, cert)
+        cached = CachedOcsp(
+            fingerprint=_fingerprint(cert),
+            provider=provider,
+            certificate=cert.public_bytes(serialization.Encoding.DER),
+            der=data,
+            fetched_at=fetched_at,
+            next_update=status.next_update,
+            status=status.status,
+        )
+        previous = self._ocsps.get(cached.fingerprint)
+        if previous is None or previous.fetched_at <= fetched_at:
+            self._ocsps[cached.fingerprint] = cached
+        return self._ocsps[cached.fingerprint]
+
+    async def refresh_ocsp(
+        self,
+        certs: Iterable[x509.Certificate],
+        fetch: Callable[[str, bytes], Awaitable[bytes]] | None = None,
+        *,
+        now: datetime | None = None,
+    ) -> list[RefreshResult]:
+        """Ask each certificate's provider's OCSP responders; keep the old answer on failure."""
+        post = fetch or fetch_ocsp
+        fetched_at = now or datetime.now(UTC)
+        results: list[RefreshResult] = []
+        for cert in certs:
+            provider = self.provider_for(cert)
+            issuer = self.issuer_of(cert)
+            # The certificate's own responder first (certvalidator only consults OCSP for
+            # certificates that name one), then those the administrator configured.
+            urls = list(
+                dict.fromkeys([*ocsp_urls_of(cert), *(provider.ocsp_urls if provider else ())])
+            )
+            if provider is None or issuer is None or not urls:
+                continue
+            request = build_ocsp_request(cert, issuer)
+            for url in urls:
+                try:
+                    self.add_ocsp(provider.name, cert, await post(url, request), fetched_at)
+                except (TrustConfigError, OcspResponseError) as exc:
+                    results.append(RefreshResult(url, provider.name, False, exc.message_en))
+                except Exception as exc:  # network errors of any client library
+                    results.append(
+                        RefreshResult(url, provider.name, False, f"{type(exc).__name__}: {exc}")
+                    )
+                else:
+                    results.append(RefreshResult(url, provider.name, True))
+                    break  # one responder's answer is enough
+        return results
+
     async def refresh_revocation(
         self, fetch: Fetch | None = None, *, now: datetime | None = None
     ) -> list[RefreshResult]:
@@ -396,6 +493,7 @@ class TrustStore:
             trust_roots=roots,
             other_certs=others,
             crls=[asn1_crl.CertificateList.load(c.der) for c in self._crls.values()],
+            ocsps=[asn1_ocsp.OCSPResponse.load(o.der) for o in self._ocsps.values()],
             moment=at,
             allow_fetching=False,
             revocation_mode="hard-fail",

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from cryptography import x509
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from signing.trust import CaProvider, RefreshResult, TrustStore
-from storage.trust_tables import ca_providers, crl_cache
+from storage.trust_tables import ca_providers, crl_cache, ocsp_cache
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class SqlTrustRepository:
 
     async def remove_provider(self, name: str) -> bool:
         await self._conn.execute(crl_cache.delete().where(crl_cache.c.provider == name))
+        await self._conn.execute(ocsp_cache.delete().where(ocsp_cache.c.provider == name))
         result = await self._conn.execute(ca_providers.delete().where(ca_providers.c.name == name))
         return bool(result.rowcount)
 
@@ -74,7 +76,43 @@ class SqlTrustRepository:
             provider = store.provider(row.provider)
             if provider is not None and row.url in provider.crl_urls:
                 store.add_crl(row.provider, row.url, row.der, row.fetched_at)
+        o = ocsp_cache.c
+        for row in await self._conn.execute(
+            sa.select(o.provider, o.certificate, o.der, o.fetched_at)
+        ):
+            if store.provider(row.provider) is not None:
+                cert = x509.load_der_x509_certificate(row.certificate)
+                store.add_ocsp(row.provider, cert, row.der, row.fetched_at)
         return store
+
+    async def record_ocsp(self, store: TrustStore) -> None:
+        """Keep every OCSP response ``store`` holds (newer answers replace older ones)."""
+        for cached in store.ocsps:
+            values = {
+                "provider": cached.provider,
+                "certificate": cached.certificate,
+                "der": cached.der,
+                "status": cached.status,
+                "fetched_at": cached.fetched_at,
+                "next_update": cached.next_update,
+            }
+            updated = await self._conn.execute(
+                ocsp_cache.update()
+                .where(
+                    ocsp_cache.c.fingerprint == cached.fingerprint,
+                    ocsp_cache.c.fetched_at <= cached.fetched_at,
+                )
+                .values(**values)
+            )
+            exists = await self._conn.scalar(
+                sa.select(ocsp_cache.c.fingerprint).where(
+                    ocsp_cache.c.fingerprint == cached.fingerprint
+                )
+            )
+            if not updated.rowcount and exists is None:
+                await self._conn.execute(
+                    ocsp_cache.insert().values(fingerprint=cached.fingerprint, **values)
+                )
 
     async def record_refresh(
         self, store: TrustStore, results: list[RefreshResult], now: datetime

@@ -36,3 +36,23 @@ crl_cache = sa.Table(
 )
 """The last good copy of each CRL, so validation works while a CA's server is unreachable and
 says so once ``next_update`` has passed."""
+
+ocsp_cache = sa.Table(
+    "ocsp_cache",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column(
+        "provider",
+        sa.String(100),
+        sa.ForeignKey("ca_providers.name", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("certificate", sa.LargeBinary(), nullable=False),
+    sa.Column("der", sa.LargeBinary(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("fetched_at", UtcDateTime(), nullable=False),
+    sa.Column("next_update", UtcDateTime(), nullable=True),
+)
+"""The last OCSP response per certificate (SHA-256 fingerprint), with the certificate so the
+refresh job can ask again."""

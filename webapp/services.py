@@ -103,12 +103,26 @@ class Services:
         """An RFC 3161 token (DER) over a SHA-256 digest."""
         return await timestamp(digest, self.timestamper())
 
+    async def ensure_ocsp(self, cert: x509.Certificate) -> None:
+        """Ask the certificate's OCSP responder unless a current answer is cached; keep it."""
+        store = await self.trust_store()
+        now = self.clock.now()
+        cached = store.ocsp_for(cert)
+        if cached is not None and not cached.is_stale(now):
+            return
+        results = await store.refresh_ocsp([cert], now=now)
+        if any(r.ok for r in results):
+            async with self.uow() as uow:
+                await uow.trust.record_ocsp(store)
+                await uow.commit()
+
     def certificate_verifier(self) -> X509CertificateVerifier:
         """Certificates presented for sign-in or binding: chain, validity and revocation against
         the configured CA providers (none configured: every certificate is untrusted), and the
         credit code read where the issuing provider puts it."""
 
         async def check(cert: x509.Certificate, now: datetime) -> tuple[str | None, str]:
+            await self.ensure_ocsp(cert)
             return await login_trust_check(await self.trust_store())(cert, now)
 
         async def credit_code_of(cert: x509.Certificate) -> str | None:
@@ -138,7 +152,7 @@ def build_services(
     secret = load_or_create_secret(settings)
     objects_url = settings.effective_storage_url
     upload_root: Path | None = None
-    if objects_url.startswith("s3"):
+    if not objects_url.startswith("file:"):
         upload_root = settings.data_dir / "uploads"
     services = Services(
         settings=settings,

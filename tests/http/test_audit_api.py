@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 from datetime import timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from signing import log_key
+from storage.audit_tables import audit_events
 from tests.http.conftest import World
-from trading.audit.events import parse_tree_head_payload
+from trading.audit.events import canonical_json, parse_tree_head_payload
 from trading.audit.merkle import (
     leaf_hash,
     root_from_leaf_hashes,
@@ -203,3 +207,38 @@ async def test_the_tick_publishes_when_due_and_an_export_verifies_offline(
     pem = (await world.client.get("/api/audit/public-key")).content
     verdict = verify_export(out, log_key.verifier(pem))
     assert verdict.intact and verdict.heads_checked >= 1 and verdict.signatures_checked
+
+
+async def test_an_event_edited_in_the_database_fails_its_inclusion_proof(world: World) -> None:
+    supervisor = world.actors[Role.SUPERVISOR]
+    bidder = world.actors[Role.BIDDER_REP]
+    seq = bidder.event_seq
+    engine = world.app.state.services.engine
+    async with engine.begin() as conn:  # someone with the database owner's rights
+        if conn.dialect.name == "postgresql":
+            await conn.execute(sa.text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        else:
+            for name in ("audit_events_no_update", "audit_events_no_delete"):
+                await conn.execute(sa.text(f"DROP TRIGGER {name}"))
+        leaf = (
+            await conn.execute(sa.select(audit_events.c.leaf).where(audit_events.c.seq == seq))
+        ).scalar_one()
+        event = json.loads(leaf)
+        event["ip"] = "192.0.2.66"
+        await conn.execute(
+            audit_events.update()
+            .where(audit_events.c.seq == seq)
+            .values(leaf=canonical_json(event))
+        )
+    proof = (
+        await world.client.get(f"/api/audit/events/{seq}/inclusion", headers=supervisor.headers)
+    ).json()
+    assert base64.b64decode(proof["leaf"]) == canonical_json(event)
+    verdict = verify_inclusion(
+        bytes.fromhex(proof["leaf_hash"]),
+        seq,
+        proof["size"],
+        [bytes.fromhex(h) for h in proof["path"]],
+        bytes.fromhex(proof["root"]),
+    )
+    assert not verdict.valid and verdict.code == "root_mismatch"

@@ -15,7 +15,7 @@ from signing.trust import TrustStore
 from signing.tsa import platform_tsa_provider, verify_token
 from signing.verdicts import Status
 from tests.http.conftest import World, member_for
-from tests.pki_fixtures import DemoPkiFiles, EntityFiles
+from tests.pki_fixtures import DemoPkiFiles, EntityFiles, Responder, with_responder
 from trading.identity.model import OrgType, Role
 
 
@@ -193,3 +193,41 @@ async def test_tree_heads_carry_a_timestamp_from_the_platform_tsa(world: World) 
     assert verdict.status is Status.VALID, verdict.problems
     wrong = await verify_token(token, hashlib.sha256(signed + b"x").digest(), trust)
     assert wrong.status is Status.INVALID
+
+
+async def test_the_platform_asks_ocsp_on_use_and_keeps_the_answer(
+    world: World, demo_pki: DemoPkiFiles, responder: tuple[Responder, str]
+) -> None:
+    state, url = responder
+    admin = world.actors[Role.ADMIN].headers
+    body = dict(provider_body(demo_pki, "demo-rsa"), crl_urls=[])  # OCSP alone decides
+    assert (await world.client.post("/api/ca-providers", json=body, headers=admin)).is_success
+    rep = demo_pki.entity("bidder-1-rep")
+    cert = with_responder(demo_pki, "bidder-1-rep", url)
+    state.certs.append(cert)
+    person_id, headers = await member_for(world, rep, OrgType.BIDDER, Role.BIDDER_REP)
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+    bound = await world.client.post(
+        f"/api/people/{person_id}/certificates", json={"certificate": cert_pem}, headers=headers
+    )
+    assert bound.status_code == 201, bound.text
+    assert state.requests == 1
+    async with world.app.state.services.uow() as uow:
+        [cached] = (await uow.trust.load_store()).ocsps
+    assert cached.status == "good"
+
+    # Revoked at the CA; the cached answer is current, so sign-in still uses it until the
+    # refresh job asks again, after which the certificate is refused.
+    state.revoked.add(cert.serial_number)
+    refreshed = await world.client.post("/api/ca-providers/refresh", headers=admin)
+    assert any(r["ok"] and r["url"] == url for r in refreshed.json()["results"])
+    challenge = (await world.client.post("/api/auth/challenge")).json()
+    refused = await world.client.post(
+        "/api/auth/certificate",
+        json={
+            "nonce": challenge["nonce"],
+            "certificate": cert_pem,
+            "signature": sign(rep, challenge["message"].encode()),
+        },
+    )
+    assert refused.status_code == 401 and refused.json()["code"] == "certificate_revoked"

@@ -21,6 +21,7 @@ from litestar.params import Parameter
 from signing import log_key
 from storage.audit_store import AuditQuery, TreeHead
 from trading.audit.events import format_instant, view_of
+from trading.audit.merkle import leaf_hash
 from trading.errors import NotFoundError, ValidationError
 from trading.identity.model import Principal
 from trading.identity.policy import Resource
@@ -85,6 +86,9 @@ class ProofResponse:
     path: list[str]
     """The proof's hashes, hex, in RFC 6962 / RFC 9162 order."""
     leaf_hash: str | None = None
+    """Inclusion: SHA-256(0x00 || leaf) of the event's stored bytes."""
+    leaf: str | None = None
+    """Inclusion: the event's leaf bytes (base64): its canonical JSON, or a sealed commitment."""
 
 
 @dataclass(frozen=True)
@@ -222,9 +226,17 @@ async def inclusion(
         tree_size = size if size is not None else await uow.audit.size()
         path = await uow.audit.inclusion_proof(index, tree_size)
         root = await uow.audit.root(tree_size)
-        _leaf, digest = await uow.audit.leaf_of(index)
+        leaf, _stored_hash = await uow.audit.leaf_of(index)
+    # The hash of the leaf bytes as they are now, not the stored hash: an event edited in the
+    # database then fails its own inclusion proof.
     return ProofResponse(
-        "inclusion", index, tree_size, root.hex(), [h.hex() for h in path], digest.hex()
+        "inclusion",
+        index,
+        tree_size,
+        root.hex(),
+        [h.hex() for h in path],
+        leaf_hash(leaf).hex(),
+        base64.b64encode(leaf).decode(),
     )
 
 

@@ -206,29 +206,36 @@ async def drop_provider(
 
 
 async def refresh_revocation(services: Services) -> list[RefreshResult]:
-    """Fetch every provider's CRLs now and keep the good ones (old copies stay on failure)."""
+    """Fetch every provider's CRLs and the cached certificates' OCSP answers now; keep the good
+    ones (old copies stay on failure)."""
     now = services.clock.now()
     async with services.uow() as uow:
         store = await uow.trust.load_store()
     results = await store.refresh_revocation(now=now)
+    # OCSP answers are per certificate: ask again about every certificate asked about before.
+    certs = [x509.load_der_x509_certificate(o.certificate) for o in store.ocsps]
+    ocsp_results = await store.refresh_ocsp(certs, now=now)
     async with services.uow() as uow:
         await uow.trust.record_refresh(store, results, now)
+        await uow.trust.record_ocsp(store)
         await uow.commit()
+    results += ocsp_results
     services.forget_trust_store()
     return results
 
 
 @due_work_source
 async def refresh_revocation_when_due(services: Services) -> int:
-    """Scheduler tick source: refresh CRLs every ``TENDERHALL_CRL_REFRESH_MINUTES``."""
+    """Scheduler tick source: refresh CRLs and cached OCSP answers every
+    ``TENDERHALL_CRL_REFRESH_MINUTES``."""
     now = services.clock.now()
     period = timedelta(minutes=services.settings.crl_refresh_minutes)
     async with services.uow() as uow:
         urls = {url for p in await uow.trust.list_providers() for url in p.crl_urls}
         attempted = {s.url: s.last_attempt_at or s.fetched_at for s in await uow.trust.crl_status()}
-    if not urls:
-        return 0
-    if all(url in attempted and now - attempted[url] < period for url in urls):
+    crls_due = any(url not in attempted or now - attempted[url] >= period for url in urls)
+    ocsp_due = any(now - o.fetched_at >= period for o in (await services.trust_store()).ocsps)
+    if not crls_due and not ocsp_due:
         return 0
     await refresh_revocation(services)
     return 1

@@ -54,11 +54,13 @@ def _register() -> None:
         identity_cli,
         pdf_cli,
         platform,
+        session_cli,
         signing_cli,
     )
 
     for module in (
         platform,
+        session_cli,
         identity_cli,
         audit_cli,
         ca_cli,

@@ -202,13 +202,46 @@ def custody() -> None:
     help="托管人证书 / a custodian's certificate (PEM or DER); repeat for each",
 )
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--upload", is_flag=True, help="上传公钥与加密分片 / upload to the platform")
+@click.option("--server", help="平台地址 / platform URL (with --upload)")
+@click.option("--tender", "tender_id", help="项目编号 / tender id (with --upload)")
+@click.option("--lot-number", type=click.IntRange(1), help="标段号 / lot number (default: --lot)")
+@click.option("--token", envvar="TENDERHALL_TOKEN", help="访问令牌 / bearer token")
+@click.option("--username", help="用户名 / username (instead of --token)")
+@click.option("--login-password", envvar="TENDERHALL_PASSWORD", help="登录口令 / password")
 def custody_create_command(
-    lot: str, threshold: int, custodians: tuple[Path, ...], out: Path
+    lot: str,
+    threshold: int,
+    custodians: tuple[Path, ...],
+    out: Path,
+    upload: bool,
+    server: str | None,
+    tender_id: str | None,
+    lot_number: int | None,
+    token: str | None,
+    username: str | None,
+    login_password: str | None,
 ) -> None:
-    """生成开标密钥并拆分托管 / Generate the opening key, split it K-of-N, seal the shares."""
+    """生成开标密钥并拆分托管 / Generate the opening key, split it K-of-N, seal the shares.
+
+    With ``--upload --server URL --tender ID`` the opening certificate, the sealed shares and
+    the manifest are sent to the platform (the lot's agency officer signs in).
+    """
     from signing.custody import create_custody
     from signing.envelope_keys import load_certificate
 
+    if upload and not (server and tender_id):
+        raise click.UsageError("--upload needs --server and --tender")
+    if upload and token is None and not username:
+        from webapp.cli.session_cli import saved_token
+
+        token = saved_token(server or "")
+    if upload and token is None and not (username and login_password):
+        raise click.UsageError(
+            "--upload needs --token, --username and --login-password, or tenderhall login"
+        )
+    if upload and lot_number is None and not lot.isdigit():
+        raise click.UsageError("--upload needs --lot-number when --lot is not a number")
     with _reported():
         certs = [load_certificate(path.read_bytes()) for path in custodians]
         manifest = create_custody(lot, threshold, certs, out, now=datetime.now(UTC))
@@ -218,6 +251,25 @@ def custody_create_command(
         f"destroyed\nopening certificate: {out / manifest.certificate}\n"
         f"public key sha256: {manifest.public_key_sha256}"
     )
+    if upload:
+        from webapp.cli.custody_upload import upload_custody
+
+        with _reported():
+            answer = upload_custody(
+                out,
+                custodians,
+                server=server or "",
+                tender_id=tender_id or "",
+                lot_number=lot_number if lot_number is not None else int(lot),
+                token=token,
+                username=username,
+                password=login_password,
+            )
+        click.echo(
+            f"已上传至平台 / uploaded: lot {answer.get('lot_number')}, fingerprint "
+            f"{answer.get('fingerprint')}, {answer.get('threshold')}-of-"
+            f"{len(answer.get('custodians', []))}"
+        )
 
 
 @custody.command("release")
@@ -273,5 +325,15 @@ def custody_combine_command(
         write_private_key(key, out, certificate)
     click.echo(f"开标私钥已重建 / opening key rebuilt for lot {lot}: {out}")
 
+
+def _add_client_commands() -> None:
+    # pack / check / submit / verify-receipt live in their own module (the bidder's side).
+    from webapp.cli import bid_package_cli
+
+    for command in bid_package_cli.COMMANDS:
+        bid.add_command(command)
+
+
+_add_client_commands()
 
 COMMANDS: list[click.Command] = [bid, custody]

@@ -191,17 +191,33 @@ def _platform_timestamper() -> Any:
 
 def _platform_trust() -> Any:
     """The validation context of the CA providers configured on the platform (its database),
-    plus the platform's own TSA."""
+    plus the platform's own TSA. Where no platform is set up, nothing is trusted."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from signing.trust import TrustStore
     from webapp.services import build_services
 
+    settings = _platform_settings()
+    if settings.database_url is None and not (settings.data_dir / "tenderhall.db").exists():
+        click.echo(
+            "提示：此处没有平台数据库，未信任任何 CA（可用 --trust 指定）/ note: no platform "
+            "database here, so no CA is trusted (give --trust)",
+            err=True,
+        )
+        return TrustStore().validation_context()
+
     async def load() -> Any:
-        services = build_services(_platform_settings())
+        services = build_services(settings)
         try:
             return await services.trust_store()
         finally:
             await services.close()
 
-    return asyncio.run(load()).validation_context()
+    try:
+        return asyncio.run(load()).validation_context()
+    except (DomainError, SQLAlchemyError) as exc:
+        click.echo(f"提示/note: platform trust unavailable ({exc}); no CA is trusted", err=True)
+        return TrustStore().validation_context()
 
 
 def _load_timestamper(url: str | None, key: Path | None, password: str | None) -> Any:

@@ -1,4 +1,4 @@
-"""CA providers and cached CRLs.
+"""CA providers, cached CRLs and OCSP responses.
 
 Revision ID: 0004_trust
 Revises: 0003_audit
@@ -45,9 +45,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("url", name=op.f("pk_crl_cache")),
     )
     op.create_index(op.f("ix_crl_cache_provider"), "crl_cache", ["provider"], unique=False)
+    op.create_table(
+        "ocsp_cache",
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("provider", sa.String(100), nullable=False),
+        sa.Column("certificate", sa.LargeBinary(), nullable=False),
+        sa.Column("der", sa.LargeBinary(), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("fetched_at", UtcDateTime(), nullable=False),
+        sa.Column("next_update", UtcDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["provider"],
+            ["ca_providers.name"],
+            name=op.f("fk_ocsp_cache_provider_ca_providers"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("fingerprint", name=op.f("pk_ocsp_cache")),
+    )
+    op.create_index(op.f("ix_ocsp_cache_provider"), "ocsp_cache", ["provider"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_ocsp_cache_provider"), table_name="ocsp_cache")
+    op.drop_table("ocsp_cache")
     op.drop_index(op.f("ix_crl_cache_provider"), table_name="crl_cache")
     op.drop_table("crl_cache")
     op.drop_table("ca_providers")

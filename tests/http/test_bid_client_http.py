@@ -1,0 +1,117 @@
+"""The bidder's client (``webapp.cli.bid_client``) against the real bids API, in process.
+
+Runs once the bids server (``tests.http.bid_world``) is merged; skipped before. The client is
+synchronous, so it runs in a worker thread and reaches the app through a transport that hands
+each request to the test client on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import httpx
+import pytest
+
+from signing.receipt import verify_receipt
+from signing.verdicts import Status
+from webapp.cli.bid_client import ApiClient, UploadResult, upload_envelope
+
+bid_world = pytest.importorskip("tests.http.bid_world", reason="the bids server is not merged yet")
+BidWorld = bid_world.BidWorld
+
+
+class _Bridge(httpx.BaseTransport):
+    """A sync transport forwarding to the app's async test client (from an anyio worker)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = anyio.from_thread.run(
+            partial(
+                self._client.request,
+                request.method,
+                request.url.raw_path.decode(),
+                content=request.read(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            )
+        )
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+class _Stop(Exception):
+    """Simulates the line going down after some parts."""
+
+
+def _token(bw: Any, bidder: str) -> str:
+    return str(bw.bidders[bidder].headers["Authorization"].split(" ", 1)[1])
+
+
+async def _upload(bw: Any, envelope: Path, tender_id: str, **kw: Any) -> UploadResult:
+    def run() -> UploadResult:
+        client = ApiClient(
+            "http://testserver.local",
+            token=_token(bw, "bidder-1-org"),
+            transport=_Bridge(bw.client),
+        )
+        with client:
+            return upload_envelope(
+                client,
+                envelope,
+                tender_id=tender_id,
+                lot_number=1,
+                state_path=envelope.with_name(envelope.name + ".upload.json"),
+                **kw,
+            )
+
+    return await anyio.to_thread.run_sync(run)
+
+
+async def test_submit_resume_and_verify_against_the_real_server(bw: Any) -> None:
+    tender = await bid_world.open_tender(bw)
+    data = bid_world.bid_for(bw, "bidder-1-org", tender, size=3 * bid_world.CHUNK + 1000)
+    envelope = bw.tmp / "bid.cms"
+    envelope.write_bytes(data)
+
+    def stop_after_two_parts(done: int) -> None:
+        if done >= 2 * bid_world.CHUNK:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        await _upload(bw, envelope, tender.id, progress=stop_after_two_parts)
+    assert envelope.with_name("bid.cms.upload.json").exists()
+
+    result = await _upload(bw, envelope, tender.id)
+    assert result.resumed
+    assert result.parts_total == 4
+    assert result.parts_sent == 2  # parts 1 and 2 were on the server already
+
+    verdict = await verify_receipt(json.dumps(result.receipt).encode(), envelope=envelope)
+    assert verdict.status is Status.VALID, verdict.to_json()
+    assert verdict.receipt is not None
+    assert verdict.receipt["tender_id"] == tender.id
+    assert verdict.receipt["bidder_credit_code"] == bw.bidders["bidder-1-org"].credit_code
+
+    # A rerun with the state file of the completed upload fetches the receipt, no second bid.
+    state = envelope.with_name("bid.cms.upload.json")
+    state.write_text(
+        json.dumps(
+            {
+                "format": "tenderhall-upload-state/1",
+                "server": "http://testserver.local",
+                "tender_id": tender.id,
+                "lot_number": 1,
+                "upload_id": result.upload_id,
+                "size": len(data),
+                "sha256": result.receipt["receipt"]["envelope_sha256"],
+            }
+        )
+    )
+    again = await _upload(bw, envelope, tender.id)
+    assert again.receipt["receipt"]["bid_id"] == result.receipt["receipt"]["bid_id"]
