@@ -380,3 +380,30 @@ async def test_admin_manages_ca_providers_and_a_bidder_binds_a_certificate(
     )
     assert removed.status_code == 303
     assert "demo-rsa" not in (await world.client.get("/admin/ca-providers")).text
+
+
+async def test_a_late_clarification_shows_the_moved_deadline(world: World) -> None:
+    from dataclasses import replace
+
+    services = world.app.state.services
+    tender_id = await published_tender(world, world.orgs[OrgType.AGENCY])
+    async with services.uow() as uow:
+        tender = await uow.tenders.get(tender_id)
+        assert tender is not None
+        soon = services.clock.now() + timedelta(days=8)
+        tender.draft = replace(tender.draft, deadline=soon, opening_at=soon)
+        await uow.tenders.save(tender)
+        await uow.commit()
+    token = await sign_in(world, Role.AGENCY_OFFICER)
+    missing = await world.client.post(
+        f"/agency/tenders/{tender_id}/clarifications", data={"_csrf": token, "title": ""}
+    )
+    assert missing.status_code == 422 and field_error(missing.text, "body") == "此项必填。"
+    issued = await world.client.post(
+        f"/agency/tenders/{tender_id}/clarifications",
+        data={"_csrf": token, "title": "补充说明", "body": "<i>工期</i>不变。"},
+    )
+    assert issued.status_code == 303, issued.text
+    notice = await world.client.get(f"/notices/{tender_id}")
+    assert "投标截止时间由" in notice.text and "顺延至" in notice.text
+    assert "&lt;i&gt;工期&lt;/i&gt;" in notice.text

@@ -496,11 +496,13 @@ async def clarify(
     tender_id: str,
     services: Services,
     principal: Principal,
-    data: Annotated[dict[str, str], FORM],
 ) -> Response[Any]:
+    """Publish a clarification, with the amendment files ticked (uploaded beforehand)."""
     _ = page_gettext(request)
     lang = language(request)
+    data = await request.form()
     form = FormState(values={k: str(data.get(k, "")) for k in ("title", "body", "new_deadline")})
+    document_ids = tuple(str(v) for v in data.getall("document_ids", []))
     for name in ("title", "body"):
         if not form.values[name].strip():
             form.error(name, _("此项必填。"))
@@ -516,7 +518,7 @@ async def clarify(
                 services.uow(),
                 tender_id,
                 tenders.IssueClarification(
-                    form.values["title"].strip(), form.values["body"], (), new_deadline
+                    form.values["title"].strip(), form.values["body"], document_ids, new_deadline
                 ),
                 actor=principal,
                 ip=client_ip(request),
