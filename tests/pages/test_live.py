@@ -56,3 +56,15 @@ async def test_the_heartbeat_renders_changes_made_elsewhere() -> None:
     event = await asyncio.wait_for(anext(stream), timeout=5)
     assert event["data"] == "<p>fresh</p>"
     await stream.aclose()
+
+
+async def test_a_stream_ends_after_its_lifetime_for_the_browser_to_reconnect() -> None:
+    hub = LiveHub()
+
+    async def render() -> list[tuple[str, str]]:
+        return [("part", "<p>x</p>")]
+
+    stream = events(hub.stream("t", render, heartbeat=0.01, lifetime=0.1))
+    received = [event async for event in stream]
+    assert 1 <= len(received) <= 20
+    assert hub.subscribers("t") == 0

@@ -19,6 +19,10 @@ from litestar.response import ServerSentEvent
 from litestar.types import SSEData
 
 HEARTBEAT_SECONDS = 30.0
+LIFETIME_SECONDS = 120.0
+"""A stream ends after this long and the browser reconnects (EventSource does so by itself).
+An endless response would hold a web process's graceful shutdown open forever."""
+RECONNECT_MS = 1000
 
 
 class LiveHub:
@@ -53,16 +57,21 @@ class LiveHub:
         fragments: Callable[[], Awaitable[list[tuple[str, str]]]],
         *,
         heartbeat: float = HEARTBEAT_SECONDS,
+        lifetime: float = LIFETIME_SECONDS,
     ) -> ServerSentEvent:
         """An SSE response: on every wake-up (and heartbeat), each ``(event, html)`` pair that
         ``fragments()`` renders is sent; the page's ``sse-swap="event"`` element takes it."""
 
         async def events() -> AsyncIterator[SSEData]:
+            loop = asyncio.get_running_loop()
+            ends = loop.time() + lifetime
             with self._subscription(topic) as queue:
-                while True:
+                while (left := ends - loop.time()) > 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(queue.get(), timeout=heartbeat)
+                        await asyncio.wait_for(queue.get(), timeout=min(heartbeat, left))
                     for event, html in await fragments():
                         yield {"event": event, "data": html}
 
-        return ServerSentEvent(events(), headers={"Cache-Control": "no-store"})
+        return ServerSentEvent(
+            events(), retry_duration=RECONNECT_MS, headers={"Cache-Control": "no-store"}
+        )
