@@ -17,7 +17,9 @@ from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signing.identity import identity_of
+from signing.keys import KeyBundle, load_key_bundle
 from signing.login import X509CertificateVerifier
+from signing.platform_cert import ensure_platform_signer, platform_signer_provider
 from signing.trust import TrustStore, login_trust_check
 from signing.tsa import (
     TimestampAuthority,
@@ -67,6 +69,7 @@ class Services:
     celery_app: object | None = None
     _trust_cache: tuple[float, TrustStore] | None = field(default=None, init=False)
     _tsa: TimestampAuthority | None = field(default=None, init=False)
+    _platform_signer: KeyBundle | None = field(default=None, init=False)
 
     async def trust_store(self) -> TrustStore:
         """The CA providers and cached CRLs from the database (re-read every few seconds)."""
@@ -78,6 +81,9 @@ class Services:
                 # The platform's own TSA root: it signed the TSA certificate and nothing else
                 # (its key was not kept), so trusting it trusts exactly the platform's tokens.
                 store.add_provider(platform_tsa_provider(self.tsa()))
+            if not self.settings.platform_key_file:
+                # Likewise the self-issued root of the platform's receipt signer.
+                store.add_provider(platform_signer_provider(self.platform_signer()))
             self._trust_cache = (now, store)
         return self._trust_cache[1]
 
@@ -92,6 +98,20 @@ class Services:
                 self.settings.data_dir / "keys" / "tsa", now=self.clock.now()
             )
         return self._tsa
+
+    def platform_signer(self) -> KeyBundle:
+        """The key and chain that sign receipts: the configured PKCS#12, or the self-issued
+        default created in ``DATA_DIR/keys/platform`` on first use."""
+        if self._platform_signer is None:
+            if self.settings.platform_key_file:
+                self._platform_signer = load_key_bundle(
+                    self.settings.platform_key_file, self.settings.platform_key_password
+                )
+            else:
+                self._platform_signer = ensure_platform_signer(
+                    self.settings.data_dir / "keys" / "platform", now=self.clock.now()
+                )
+        return self._platform_signer
 
     def timestamper(self) -> TimeStamper:
         """What timestamps PDF seals: the external TSA if configured, else the platform's own."""
