@@ -141,7 +141,9 @@ class ReceiptSigner(Protocol):
         ...
 
     def platform_chain(self) -> list[str]: ...
-    def tsa_chain(self) -> list[str]: ...
+    def tsa_chain(self, token: bytes) -> list[str]:
+        """The TSA certificate and the certificates above it, PEM."""
+        ...
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -457,7 +459,7 @@ async def _issue(signer: ReceiptSigner, body: ReceiptBody, *, org_id: str) -> Re
         "signature": base64.b64encode(signature).decode(),
         "timestamp_token": base64.b64encode(token).decode(),
         "platform_chain": signer.platform_chain(),
-        "tsa_chain": signer.tsa_chain(),
+        "tsa_chain": signer.tsa_chain(token),
     }
     return Receipt(
         id=body.receipt_id,
