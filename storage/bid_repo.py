@@ -104,6 +104,7 @@ def _receipt(row: Any) -> Receipt:
         lot_number=row.lot_number,
         bid_id=row.bid_id,
         issued_at=row.issued_at,
+        audit_seq=row.audit_seq,
         document=dict(row.document),
     )
 
@@ -203,6 +204,7 @@ class SqlBidRepository:
                 lot_number=receipt.lot_number,
                 bid_id=receipt.bid_id,
                 issued_at=receipt.issued_at,
+                audit_seq=receipt.audit_seq,
                 document=receipt.document,
             )
         )
@@ -218,7 +220,7 @@ class SqlBidRepository:
             await self._conn.execute(
                 sa.select(bid_receipts)
                 .where(bid_receipts.c.org_id == org_id)
-                .order_by(bid_receipts.c.issued_at, bid_receipts.c.id)
+                .order_by(bid_receipts.c.issued_at, bid_receipts.c.audit_seq)
             )
         ).all()
         return [_receipt(r) for r in rows]

@@ -71,6 +71,7 @@ bid_receipts = sa.Table(
     sa.Column("lot_number", sa.Integer(), nullable=False),
     sa.Column("bid_id", sa.String(36), nullable=False),
     sa.Column("issued_at", UtcDateTime(), nullable=False),
+    sa.Column("audit_seq", sa.BigInteger(), nullable=False),
     sa.Column("document", JSONValue, nullable=False),
 )
 """Receipt files exactly as handed out (signed JSON, timestamp token, chains)."""

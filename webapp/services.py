@@ -58,6 +58,13 @@ def load_or_create_secret(settings: Settings) -> bytes:
     return key
 
 
+class _SignerSlot:
+    """Holds the loaded signer. A plain class, not a dataclass: litestar inspects the fields of
+    the ``Services`` dependency's type, and cannot model a private key union."""
+
+    bundle: KeyBundle | None = None
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -69,7 +76,7 @@ class Services:
     celery_app: object | None = None
     _trust_cache: tuple[float, TrustStore] | None = field(default=None, init=False)
     _tsa: TimestampAuthority | None = field(default=None, init=False)
-    _platform_signer: KeyBundle | None = field(default=None, init=False)
+    _platform_signer: _SignerSlot = field(default_factory=lambda: _SignerSlot(), init=False)
 
     async def trust_store(self) -> TrustStore:
         """The CA providers and cached CRLs from the database (re-read every few seconds)."""
@@ -102,16 +109,17 @@ class Services:
     def platform_signer(self) -> KeyBundle:
         """The key and chain that sign receipts: the configured PKCS#12, or the self-issued
         default created in ``DATA_DIR/keys/platform`` on first use."""
-        if self._platform_signer is None:
+        slot = self._platform_signer
+        if slot.bundle is None:
             if self.settings.platform_key_file:
-                self._platform_signer = load_key_bundle(
+                slot.bundle = load_key_bundle(
                     self.settings.platform_key_file, self.settings.platform_key_password
                 )
             else:
-                self._platform_signer = ensure_platform_signer(
+                slot.bundle = ensure_platform_signer(
                     self.settings.data_dir / "keys" / "platform", now=self.clock.now()
                 )
-        return self._platform_signer
+        return slot.bundle
 
     def timestamper(self) -> TimeStamper:
         """What timestamps PDF seals: the external TSA if configured, else the platform's own."""

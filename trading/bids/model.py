@@ -105,6 +105,7 @@ class Receipt:
     lot_number: int
     bid_id: str
     issued_at: datetime
+    audit_seq: int
     document: dict[str, object]
     """The whole receipt file (``tenderhall-receipt/1``) exactly as handed to the bidder."""
 

@@ -469,6 +469,7 @@ async def _issue(signer: ReceiptSigner, body: ReceiptBody, *, org_id: str) -> Re
         lot_number=body.lot_number,
         bid_id=body.bid_id,
         issued_at=body.received_at,
+        audit_seq=body.audit_seq,
         document=document,
     )
 

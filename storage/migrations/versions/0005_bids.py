@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("lot_number", sa.Integer(), nullable=False),
         sa.Column("bid_id", sa.String(length=36), nullable=False),
         sa.Column("issued_at", UtcDateTime(), nullable=False),
+        sa.Column("audit_seq", sa.BigInteger(), nullable=False),
         sa.Column("document", JSONValue, nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"], ["organisations.id"], name=op.f("fk_bid_receipts_org_id_organisations")
