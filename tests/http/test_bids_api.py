@@ -17,11 +17,10 @@ from signing.cms import verify_detached
 from signing.trust import CaProvider, TrustStore
 from signing.tsa import verify_token
 from storage.bid_tables import bids
-from tests.http.bid_world import (  # noqa: F401 - bw is a fixture
+from tests.http.bid_world import (
     CHUNK,
     BidWorld,
     bid_for,
-    bw,
     chunks,
     complete,
     open_tender,
