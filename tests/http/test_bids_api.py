@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from tests.http.bid_world import (
     upload_all,
 )
 from tests.http.test_tenders_api import assert_problem, create, tender_body
+from tests.signing.helpers import openssl
 from trading.bids.model import canonical
 from trading.errors import StorageUnavailableError
 from trading.identity.model import Role
@@ -299,3 +301,37 @@ async def test_a_tender_body_with_two_lots_keeps_bids_per_lot(bw: BidWorld) -> N
     assert_problem(
         await start(bw, "bidder-1-org", tender.id, b"x" * 10, lot=2), 404, "lot_not_found"
     )
+
+
+@pytest.mark.interop
+async def test_openssl_accepts_the_receipt_signature_and_token(bw: BidWorld) -> None:
+    tender = await open_tender(bw)
+    envelope = bid_for(bw, "bidder-2-org", tender)
+    receipt = await submit(bw, "bidder-2-org", tender, envelope)
+    tmp = bw.tmp
+    (tmp / "receipt.json").write_bytes(canonical(receipt["receipt"]))
+    (tmp / "receipt.p7s").write_bytes(base64.b64decode(receipt["signature"]))
+    (tmp / "platform-root.pem").write_text(receipt["platform_chain"][-1])
+    (tmp / "envelope.p7m").write_bytes(envelope)
+    (tmp / "token.der").write_bytes(base64.b64decode(receipt["timestamp_token"]))
+    (tmp / "tsa-root.pem").write_text(receipt["tsa_chain"][-1])
+    (tmp / "tsa-untrusted.pem").write_text("".join(receipt["tsa_chain"][:-1]))
+    cms = openssl(
+        "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp / "receipt.p7s"),
+        "-content", str(tmp / "receipt.json"), "-CAfile", str(tmp / "platform-root.pem"),
+        "-out", os.devnull,
+    )  # fmt: skip
+    assert cms.returncode == 0, cms.stderr
+    token = openssl(
+        "ts", "-verify", "-data", str(tmp / "envelope.p7m"), "-token_in",
+        "-in", str(tmp / "token.der"), "-CAfile", str(tmp / "tsa-root.pem"),
+        "-untrusted", str(tmp / "tsa-untrusted.pem"),
+    )  # fmt: skip
+    assert token.returncode == 0, token.stdout + token.stderr
+    (tmp / "receipt.json").write_bytes(canonical({**receipt["receipt"], "lot_number": 2}))
+    forged = openssl(
+        "cms", "-verify", "-binary", "-inform", "DER", "-in", str(tmp / "receipt.p7s"),
+        "-content", str(tmp / "receipt.json"), "-CAfile", str(tmp / "platform-root.pem"),
+        "-out", os.devnull,
+    )  # fmt: skip
+    assert forged.returncode != 0
