@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from litestar.testing import AsyncTestClient
 
 from signing.custody import CERTIFICATE_NAME, MANIFEST_NAME, create_custody
 from signing.envelope import seal
+from signing.platform_cert import ensure_platform_signer
+from signing.tsa import ensure_platform_tsa
 from tests.http.conftest import Actor, World, app_settings, make_app, member_for, populate
 from tests.http.test_tenders_api import MarkerValidator, TenderWorld, published, tender_body
 from tests.pki_fixtures import DemoPkiFiles, EntityFiles
@@ -87,8 +90,21 @@ async def bind(app: Litestar, person_id: str, org_id: str, cert: x509.Certificat
         await uow.commit()
 
 
+@pytest.fixture(scope="session")
+def platform_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The platform's TSA and receipt-signer keys, made once (RSA-3072 generation is slow) and
+    copied into each test's data directory."""
+    keys = tmp_path_factory.mktemp("platform") / "keys"
+    ensure_platform_tsa(keys / "tsa", now=START)
+    ensure_platform_signer(keys / "platform", now=START)
+    return keys
+
+
 @pytest.fixture
-async def bw(tmp_path: Path, database_url: str, demo_pki: DemoPkiFiles) -> AsyncIterator[BidWorld]:
+async def bw(
+    tmp_path: Path, database_url: str, demo_pki: DemoPkiFiles, platform_keys: Path
+) -> AsyncIterator[BidWorld]:
+    shutil.copytree(platform_keys, tmp_path / "keys")
     clock = FixedClock(START)
     settings = replace(app_settings(tmp_path, database_url), upload_chunk_bytes=CHUNK)
     app = make_app(settings, clock)

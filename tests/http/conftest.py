@@ -176,4 +176,4 @@ async def member_for(
 
 
 # The bid tests' world (fixture ``bw``); imported last because it builds on the helpers above.
-from tests.http.bid_world import bw  # noqa: E402, F401
+from tests.http.bid_world import bw, platform_keys  # noqa: E402, F401
