@@ -284,7 +284,7 @@ async def put_part(
     objects: ObjectStore,
     upload_id: str,
     number: int,
-    data: bytes,
+    data: bytes | bytearray,
     *,
     sha256: str,
     chunk_size: int,
