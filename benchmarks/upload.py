@@ -132,9 +132,8 @@ def prepare(work: Path, count: int, size: int) -> Material:
     envelope = work / "bid.p7m"
     started = time.perf_counter()
     seal(plain, envelope, [*bidders, opening])
-    print(
-        f"sealed {size / MB:.0f} MiB to {count + 1} recipients in {time.perf_counter() - started:.1f}s"
-    )
+    took = time.perf_counter() - started
+    print(f"sealed {size / MB:.0f} MiB to {count + 1} recipients in {took:.1f}s")
     plain.unlink()
     digest = hashlib.sha256()
     with envelope.open("rb") as fh:
@@ -386,7 +385,9 @@ def raw_s3(endpoint: str, count: int, material: Material) -> float:
     return elapsed
 
 
-def run_backend(backend: str, work: Path, count: int, material: Material) -> None:
+def run_backend(
+    backend: str, work: Path, count: int, material: Material, chunk_mb: int | None
+) -> None:
     data_dir = work / f"data-{backend}"
     port = free_port()
     env = {
@@ -397,6 +398,8 @@ def run_backend(backend: str, work: Path, count: int, material: Material) -> Non
         "TENDERHALL_LOG_LEVEL": "WARNING",
         "TENDERHALL_SIGNIN_PER_MINUTE": "10000",
     }
+    if chunk_mb is not None:
+        env["TENDERHALL_UPLOAD_CHUNK_BYTES"] = str(chunk_mb * MB)
     moto: subprocess.Popen[bytes] | None = None
     if backend == "s3":
         moto_port = free_port()
@@ -431,7 +434,8 @@ def run_backend(backend: str, work: Path, count: int, material: Material) -> Non
         elapsed = asyncio.run(api_run(port, tender_id, count, material))
         rss = peak_rss_mb(server.pid)
         api_rate, raw_rate = total / elapsed, total / raw
-        print(f"\n== {backend}: {count} x {material.size / MB:.1f} MiB concurrently")
+        chunk = env.get("TENDERHALL_UPLOAD_CHUNK_BYTES", "server default")
+        print(f"\n== {backend}: {count} x {material.size / MB:.1f} MiB concurrently, chunk {chunk}")
         print(f"  raw backend ({raw_name}): {raw_rate:8.1f} MB/s")
         print(f"  API uploads (start/parts/complete, receipts): {api_rate:8.1f} MB/s")
         ratio = api_rate / raw_rate
@@ -451,6 +455,12 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--size-mb", type=int, default=200)
     parser.add_argument("--backend", choices=["fs", "s3", "both"], default="both")
+    parser.add_argument(
+        "--chunk-mb",
+        type=int,
+        default=None,
+        help="TENDERHALL_UPLOAD_CHUNK_BYTES for the server (default: the server's default)",
+    )
     parser.add_argument("--dir", type=Path, default=None, help="work directory (default: temp)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="th-upload-") as tmp:
@@ -458,7 +468,7 @@ def main() -> None:
         material = prepare(work, args.count, args.size_mb * MB)
         for backend in ("fs", "s3"):
             if args.backend in {backend, "both"}:
-                run_backend(backend, work, args.count, material)
+                run_backend(backend, work, args.count, material, args.chunk_mb)
 
 
 if __name__ == "__main__":
