@@ -247,7 +247,7 @@ async def test_replace_then_withdraw(bw: BidWorld) -> None:
     assert_problem(
         await bw.client.post(f"/api/bids/{first['receipt']['bid_id']}/withdrawal", headers=headers),
         409,
-        "upload_completed",
+        "bid_not_live",
     )
     # Another organisation cannot even see the bid.
     assert_problem(

@@ -127,8 +127,11 @@ async def _tender(uow: BidsUnitOfWork, tender_id: str, *, for_update: bool = Fal
     return tender
 
 
-async def _key(uow: BidsUnitOfWork, tender: Tender, lot_number: int) -> OpeningKey:
-    if tender.status == TenderStatus.DRAFT:
+async def _key(
+    uow: BidsUnitOfWork, tender: Tender, lot_number: int, actor: Principal | None = None
+) -> OpeningKey:
+    # A draft is its agency's alone: to everyone else it does not exist.
+    if tender.status == TenderStatus.DRAFT and (actor is None or actor.org_id != tender.org_id):
         raise TenderNotFoundError(tender.id)
     key = await uow.bids.get_opening_key(tender.id, lot_number)
     if key is None:
@@ -224,10 +227,12 @@ async def set_opening_key(
     return key
 
 
-async def get_opening_key(uow: BidsUnitOfWork, tender_id: str, lot_number: int) -> OpeningKey:
+async def get_opening_key(
+    uow: BidsUnitOfWork, tender_id: str, lot_number: int, *, actor: Principal
+) -> OpeningKey:
     async with uow:
         tender = await _tender(uow, tender_id)
-        return await _key(uow, tender, lot_number)
+        return await _key(uow, tender, lot_number, actor)
 
 
 async def fetch_my_share(

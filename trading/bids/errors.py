@@ -32,6 +32,20 @@ class UploadCompletedError(ConflictError):
         )
 
 
+class BidNotLiveError(ConflictError):
+    """The bid was already replaced or withdrawn."""
+
+    code = "bid_not_live"
+
+    def __init__(self, bid_id: str, state: str) -> None:
+        super().__init__(
+            f"The bid {bid_id} is {state}; only the live bid can be withdrawn.",
+            f"投标 {bid_id} 已{'被替换' if state == 'replaced' else '撤回'}，只能撤回有效的投标。",
+            id=bid_id,
+            state=state,
+        )
+
+
 class BidNotFoundError(NotFoundError):
     code = "bid_not_found"
 

@@ -19,6 +19,7 @@ from typing import Protocol, Self
 
 from trading.bids.errors import (
     BidNotFoundError,
+    BidNotLiveError,
     ChunkHashMismatchError,
     ChunkTooLargeError,
     EnvelopeMismatchError,
@@ -501,7 +502,7 @@ async def withdraw_bid(
         now = clock()
         _accepting(tender, now)
         if bid.status != BidStatus.SUBMITTED:
-            raise UploadCompletedError(bid.id, str(bid.status))
+            raise BidNotLiveError(bid.id, str(bid.status))
         org = await uow.identity.get_organisation(actor.org_id)
         if org is None:
             raise NotYourBidError()

@@ -241,11 +241,10 @@ async def set_opening_key(
 
 @get(LOT_KEY, opt={"action": "bid.opening_key.read"}, summary="A lot's opening key (public)")
 async def get_opening_key(
-    tender_id: str, lot_number: int, services: Services
+    tender_id: str, lot_number: int, services: Services, principal: Principal
 ) -> OpeningKeyResponse:
-    return OpeningKeyResponse.of(
-        await custody.get_opening_key(services.uow(), tender_id, lot_number)
-    )
+    key = await custody.get_opening_key(services.uow(), tender_id, lot_number, actor=principal)
+    return OpeningKeyResponse.of(key)
 
 
 @get(
