@@ -273,6 +273,10 @@ async def seed(env: dict[str, str], material: Material) -> str:
     return tender.id
 
 
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -303,7 +307,7 @@ async def upload_one(
             if not data:
                 break
             number += 1
-            digest = await asyncio.to_thread(lambda d=data: hashlib.sha256(d).hexdigest())
+            digest = await asyncio.to_thread(sha256_hex, data)
             put = await client.put(
                 f"/api/uploads/{upload['upload_id']}/parts/{number}",
                 content=data,

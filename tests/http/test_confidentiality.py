@@ -142,10 +142,10 @@ async def test_nothing_reveals_a_bid_before_the_deadline(bw: BidWorld) -> None:
     )
 
     secrets: dict[str, str] = {}
-    for bidder in bw.bidders.values():
-        secrets[bidder.org_id] = "bidder org id"
-        secrets[bidder.credit_code] = "bidder credit code"
-        secrets[bidder.person_id] = "bidder person id"
+    for party in bw.bidders.values():
+        secrets[party.org_id] = "bidder org id"
+        secrets[party.credit_code] = "bidder credit code"
+        secrets[party.person_id] = "bidder person id"
     for r, upload_id in zip(receipts, uploads, strict=True):
         secrets[r["bid_id"]] = "bid id"
         secrets[r["receipt_id"]] = "receipt id"
