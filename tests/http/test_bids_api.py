@@ -335,3 +335,17 @@ async def test_openssl_accepts_the_receipt_signature_and_token(bw: BidWorld) -> 
         "-out", os.devnull,
     )  # fmt: skip
     assert forged.returncode != 0
+
+
+async def test_an_aborted_upload_cannot_be_completed(bw: BidWorld) -> None:
+    tender = await open_tender(bw)
+    upload_id = await upload_all(bw, "bidder-1-org", tender.id, bid_for(bw, "bidder-1-org", tender))
+    other = await bw.client.delete(
+        f"/api/uploads/{upload_id}", headers=bw.bidders["bidder-2-org"].headers
+    )
+    assert_problem(other, 404, "upload_not_found")
+    mine = bw.bidders["bidder-1-org"].headers
+    aborted = await bw.client.delete(f"/api/uploads/{upload_id}", headers=mine)
+    assert aborted.status_code == 204, aborted.text
+    assert_problem(await complete(bw, "bidder-1-org", upload_id), 409, "upload_completed")
+    assert await bid_count(bw) == 0
