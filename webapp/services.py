@@ -5,6 +5,7 @@ Built once from settings and handed to use cases, the API, the CLI and workers.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -77,6 +78,8 @@ class Services:
     _trust_cache: tuple[float, TrustStore] | None = field(default=None, init=False)
     _tsa: TimestampAuthority | None = field(default=None, init=False)
     _platform_signer: _SignerSlot = field(default_factory=lambda: _SignerSlot(), init=False)
+    part_buffers: asyncio.Semaphore | None = field(default=None, init=False)
+    """Upload parts held in memory at once (``webapp.api.bids``), created on first use."""
 
     async def trust_store(self) -> TrustStore:
         """The CA providers and cached CRLs from the database (re-read every few seconds)."""

@@ -9,6 +9,7 @@ lists or counts them for anyone else. The client evidence (address, user agent,
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from dataclasses import dataclass
@@ -36,6 +37,17 @@ from webapp.bids import (
 from webapp.services import Services
 
 CHUNK_HASH_HEADER = "x-content-sha256"
+PART_BUFFER_BUDGET = 64 * 1024 * 1024
+"""Bytes of upload parts the server holds in memory at once, whatever the number of clients: a
+part waits for a slot before its body is read (the client is held back by TCP flow control)."""
+
+
+def _part_slots(services: Services) -> asyncio.Semaphore:
+    if services.part_buffers is None:
+        slots = max(1, PART_BUFFER_BUDGET // services.settings.upload_chunk_bytes)
+        services.part_buffers = asyncio.Semaphore(slots)
+    return services.part_buffers
+
 
 # --- models -----------------------------------------------------------------------------------
 
@@ -383,18 +395,20 @@ async def put_part(
             field=CHUNK_HASH_HEADER,
         )
     limit = services.settings.upload_chunk_bytes
-    data = await _read_chunk(request, limit)
-    part = await bids.put_part(
-        services.uow(),
-        services.objects,
-        upload_id,
-        number,
-        data,
-        sha256=declared,
-        chunk_size=limit,
-        actor=principal,
-        now=services.clock.now(),
-    )
+    async with _part_slots(services):
+        data = await _read_chunk(request, limit)
+        part = await bids.put_part(
+            services.uow(),
+            services.objects,
+            upload_id,
+            number,
+            data,
+            sha256=declared,
+            chunk_size=limit,
+            actor=principal,
+            now=services.clock.now(),
+        )
+        del data  # the slot is free again only once the buffer is
     return PartModel.of(part)
 
 
