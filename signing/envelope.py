@@ -365,6 +365,15 @@ def unwrap_content_key(
     return cek
 
 
+def read_recipient_infos(envelope: Path | Readable) -> cms.RecipientInfos:
+    """The recipient infos of an envelope, reading only its header (a few KB); raises an
+    :class:`~signing.envelope_errors.EnvelopeError` if it is not a well-formed
+    AuthEnvelopedData with AES-GCM content encryption."""
+    with _source(envelope, io.DEFAULT_BUFFER_SIZE) as stream:
+        header, _, _ = _read_envelope_header(BerReader(stream))
+    return header.recipient_infos
+
+
 def _unwrap(header: _EnvelopeHeader, key: PrivateKey, certificate: Certificate | None) -> bytes:
     try:
         return _unwrap_from_infos(header.recipient_infos, key, certificate, header.key_size)

@@ -214,6 +214,21 @@ def _rid_matches(rid: core.Choice, cert: Certificate | None) -> bool:
     return False
 
 
+def names_recipient(recipient_infos: cms.RecipientInfos, cert: Certificate) -> bool:
+    """Whether any recipient info (key transport or key agreement) is addressed to ``cert``.
+
+    Only the identifiers are compared; nothing is decrypted, so no private key is needed.
+    """
+    for info in recipient_infos:
+        if info.name == "ktri" and _rid_matches(info.chosen["rid"], cert):
+            return True
+        if info.name == "kari" and any(
+            _rid_matches(rk["rid"], cert) for rk in info.chosen["recipient_encrypted_keys"]
+        ):
+            return True
+    return False
+
+
 def _unwrap_ktri(ktri: cms.KeyTransRecipientInfo, key: rsa.RSAPrivateKey) -> bytes:
     algorithm = ktri["key_encryption_algorithm"]
     name = algorithm["algorithm"].native

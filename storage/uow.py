@@ -20,6 +20,7 @@ from storage.jobs import SqlJobOutbox
 
 if TYPE_CHECKING:
     from storage.audit_store import SqlAuditLog
+    from storage.bid_repo import SqlBidRepository
     from storage.identity_repo import SqlIdentityRepository
     from storage.tender_repo import SqlTenderRepository
     from storage.trust_repo import SqlTrustRepository
@@ -87,6 +88,13 @@ class SqlUnitOfWork:
         from storage.tender_repo import SqlTenderRepository
 
         return SqlTenderRepository(self.connection)
+
+    @property
+    def bids(self) -> SqlBidRepository:
+        """Bid uploads, bids, receipts and the lots' opening keys."""
+        from storage.bid_repo import SqlBidRepository
+
+        return SqlBidRepository(self.connection)
 
     @property
     def trust(self) -> SqlTrustRepository:

@@ -127,9 +127,12 @@ class ObjectStore(Protocol):
         ...
 
     async def upload_part(
-        self, upload_id: str, number: int, data: bytes, *, sha256: str | None = None
+        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
     ) -> UploadPart:
         """Store one chunk. If ``sha256`` is given and does not match ``data``, refuse the chunk.
+
+        ``data`` may be a ``bytearray`` so that a web handler can pass the buffer it received the
+        chunk into, without a second copy of every chunk in memory.
 
         Re-sending a part number replaces that part (so a client may retry a chunk).
         """

@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from storage import migrate
 from trading.ports import Clock
-from webapp.api import audit, health, identity, objects, tenders, trust
+from webapp.api import audit, bids, health, identity, objects, tenders, trust
 from webapp.auth import policy_guard
 from webapp.errors import EXCEPTION_HANDLERS
 from webapp.jobs import Dispatcher, tick
@@ -90,6 +90,7 @@ def create_app(
         *audit.ROUTERS,
         *trust.ROUTERS,
         *tenders.ROUTERS,
+        *bids.ROUTERS,
         *page_routers(),
     ]
     app = Litestar(

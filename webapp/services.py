@@ -5,6 +5,7 @@ Built once from settings and handed to use cases, the API, the CLI and workers.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections.abc import Callable
@@ -17,7 +18,9 @@ from pyhanko.sign.timestamps import TimeStamper
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from signing.identity import identity_of
+from signing.keys import KeyBundle, load_key_bundle
 from signing.login import X509CertificateVerifier
+from signing.platform_cert import ensure_platform_signer, platform_signer_provider
 from signing.trust import TrustStore, login_trust_check
 from signing.tsa import (
     TimestampAuthority,
@@ -56,6 +59,13 @@ def load_or_create_secret(settings: Settings) -> bytes:
     return key
 
 
+class _SignerSlot:
+    """Holds the loaded signer. A plain class, not a dataclass: litestar inspects the fields of
+    the ``Services`` dependency's type, and cannot model a private key union."""
+
+    bundle: KeyBundle | None = None
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -67,6 +77,9 @@ class Services:
     celery_app: object | None = None
     _trust_cache: tuple[float, TrustStore] | None = field(default=None, init=False)
     _tsa: TimestampAuthority | None = field(default=None, init=False)
+    _platform_signer: _SignerSlot = field(default_factory=lambda: _SignerSlot(), init=False)
+    part_buffers: asyncio.Semaphore | None = field(default=None, init=False)
+    """Upload parts held in memory at once (``webapp.api.bids``), created on first use."""
 
     async def trust_store(self) -> TrustStore:
         """The CA providers and cached CRLs from the database (re-read every few seconds)."""
@@ -78,6 +91,9 @@ class Services:
                 # The platform's own TSA root: it signed the TSA certificate and nothing else
                 # (its key was not kept), so trusting it trusts exactly the platform's tokens.
                 store.add_provider(platform_tsa_provider(self.tsa()))
+            if not self.settings.platform_key_file:
+                # Likewise the self-issued root of the platform's receipt signer.
+                store.add_provider(platform_signer_provider(self.platform_signer()))
             self._trust_cache = (now, store)
         return self._trust_cache[1]
 
@@ -92,6 +108,21 @@ class Services:
                 self.settings.data_dir / "keys" / "tsa", now=self.clock.now()
             )
         return self._tsa
+
+    def platform_signer(self) -> KeyBundle:
+        """The key and chain that sign receipts: the configured PKCS#12, or the self-issued
+        default created in ``DATA_DIR/keys/platform`` on first use."""
+        slot = self._platform_signer
+        if slot.bundle is None:
+            if self.settings.platform_key_file:
+                slot.bundle = load_key_bundle(
+                    self.settings.platform_key_file, self.settings.platform_key_password
+                )
+            else:
+                slot.bundle = ensure_platform_signer(
+                    self.settings.data_dir / "keys" / "platform", now=self.clock.now()
+                )
+        return slot.bundle
 
     def timestamper(self) -> TimeStamper:
         """What timestamps PDF seals: the external TSA if configured, else the platform's own."""

@@ -194,6 +194,21 @@ class Settings:
         "an http(s):// URL",
         parse=_http_url,
     )
+    platform_key_file: Path | None = _setting(
+        None,
+        "PKCS#12 file with the platform's signing key and certificate chain (signs submission "
+        "receipts). Default: a self-issued certificate created in `DATA_DIR/keys/platform` on "
+        "first use, its root trusted by the platform itself.",
+        "a file path",
+        parse=Path,
+    )
+    platform_key_password: str | None = _setting(
+        None,
+        "Password of `TENDERHALL_PLATFORM_KEY_FILE`.",
+        "a string",
+        parse=str,
+        secret=True,
+    )
     crl_refresh_minutes: int = _setting(
         60,
         "How often the CA providers' CRLs are fetched and cached, in minutes.",

@@ -128,7 +128,7 @@ def object_from_json(data: dict[str, Any]) -> StoredObject:
     )
 
 
-def sha256_hex(data: bytes) -> str:
+def sha256_hex(data: bytes | bytearray) -> str:
     return hashlib.sha256(data).hexdigest()
 
 

@@ -386,7 +386,7 @@ class S3ObjectStore:
         )
 
     async def upload_part(
-        self, upload_id: str, number: int, data: bytes, *, sha256: str | None = None
+        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
     ) -> UploadPart:
         return await anyio.to_thread.run_sync(
             self._sessions.store_part, upload_id, number, data, sha256

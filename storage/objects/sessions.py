@@ -34,7 +34,7 @@ _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _PART_JSON = re.compile(r"^part-(\d{5})\.json$")
 
 
-def write_file_durably(path: Path, data: bytes) -> None:
+def write_file_durably(path: Path, data: bytes | bytearray) -> None:
     """Write ``data`` to a fresh temporary file beside ``path`` and rename it over ``path``."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -124,7 +124,7 @@ class UploadSessions:
         return found
 
     def store_part(
-        self, upload_id: str, number: int, data: bytes, sha256: str | None
+        self, upload_id: str, number: int, data: bytes | bytearray, sha256: str | None
     ) -> UploadPart:
         if isinstance(number, bool) or not isinstance(number, int):
             raise UploadError("The part number must be an integer.", "分片序号必须是整数。")

@@ -173,3 +173,7 @@ async def member_for(
     )
     assert login.status_code == 201, login.text
     return person.id, {"Authorization": f"Bearer {login.json()['token']}"}
+
+
+# The bid tests' world (fixture ``bw``); imported last because it builds on the helpers above.
+from tests.http.bid_world import bw, platform_keys  # noqa: E402, F401

@@ -82,6 +82,20 @@ EXPECTED: dict[tuple[str, str], str | set[object]] = {
     ("POST", "/api/tenders/{tender_id}/questions"): {Role.BIDDER_REP},
     ("GET", "/api/tenders/{tender_id}/questions"): {Role.SUPERVISOR, OWN_TENDER},
     ("POST", "/api/tenders/{tender_id}/questions/{question_id}/answer"): {OWN_TENDER},
+    # bids: lot opening keys (custodians are decided by the handler: 403 not_a_custodian)
+    ("POST", "/api/tenders/{tender_id}/lots/{lot_number}/opening-key"): {OWN_TENDER},
+    ("GET", "/api/tenders/{tender_id}/lots/{lot_number}/opening-key"): SIGNED_IN,
+    ("GET", "/api/tenders/{tender_id}/lots/{lot_number}/opening-key/shares/mine"): SIGNED_IN,
+    ("POST", "/api/tenders/{tender_id}/lots/{lot_number}/opening-key/releases"): SIGNED_IN,
+    # bids: submission, withdrawal and receipts, each confined to the bidder's own organisation
+    ("POST", "/api/tenders/{tender_id}/lots/{lot_number}/uploads"): {Role.BIDDER_REP},
+    ("PUT", "/api/uploads/{upload_id}/parts/{number}"): {Role.BIDDER_REP},
+    ("GET", "/api/uploads/{upload_id}"): {Role.BIDDER_REP},
+    ("DELETE", "/api/uploads/{upload_id}"): {Role.BIDDER_REP},
+    ("POST", "/api/uploads/{upload_id}/complete"): {Role.BIDDER_REP},
+    ("POST", "/api/bids/{bid_id}/withdrawal"): {Role.BIDDER_REP},
+    ("GET", "/api/receipts"): {Role.BIDDER_REP},
+    ("GET", "/api/receipts/{receipt_id}"): {Role.BIDDER_REP},
     # the public portal
     ("GET", "/api/portal/tenders"): PUBLIC,
     ("GET", "/api/portal/tenders/{tender_id}"): PUBLIC,
@@ -209,6 +223,11 @@ async def test_every_route_refuses_every_role_it_should(world: World) -> None:
                     )
                     .replace("{document_id}", "no-such-document")
                     .replace("{question_id}", "no-such-question")
+                    .replace("{lot_number}", "1")
+                    .replace("{upload_id}", "0" * 32)
+                    .replace("{number}", "1")
+                    .replace("{bid_id}", "no-such-bid")
+                    .replace("{receipt_id}", "no-such-receipt")
                 )
                 if path == "/objects/{key}":
                     url += "?expires=1&signature=00"

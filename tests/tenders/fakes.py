@@ -228,7 +228,7 @@ class MemoryObjectStore:
         raise NotImplementedError
 
     async def upload_part(
-        self, upload_id: str, number: int, data: bytes, *, sha256: str | None = None
+        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
     ) -> UploadPart:
         raise NotImplementedError
 

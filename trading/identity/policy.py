@@ -174,6 +174,15 @@ POLICY: dict[str, Audience | Rule] = {
     "tender.question.ask": _roles(Role.BIDDER_REP),
     "tender.question.list": _tender_owner(Role.SUPERVISOR),
     "tender.question.answer": _tender_owner(),
+    # bids: lot opening keys (custodians are checked by the handler against bound certificates)
+    "bid.opening_key.set": _tender_owner(),
+    "bid.opening_key.read": Audience.SIGNED_IN,
+    "bid.opening_key.share": Audience.SIGNED_IN,
+    "bid.opening_key.release": Audience.SIGNED_IN,
+    # bids: uploads, withdrawal, receipts (the handler confines each to the bidder's own org)
+    "bid.upload": _roles(Role.BIDDER_REP),
+    "bid.withdraw": _roles(Role.BIDDER_REP),
+    "bid.receipt.read": _roles(Role.BIDDER_REP),
     # CA providers (CA 互认) and the platform's timestamp authority
     "ca.list": _roles(Role.ADMIN, Role.SUPERVISOR),
     "ca.manage": _roles(Role.ADMIN),

@@ -46,6 +46,7 @@ from trading.tenders.model import (
 )
 from trading.tenders.opening_data import FieldType, OpeningField
 from webapp.auth import client_ip, record_read
+from webapp.bids import reconfirmation_hook
 from webapp.jobs import due_work_source
 from webapp.services import Services
 
@@ -709,6 +710,7 @@ async def issue_clarification(
         actor=principal,
         ip=client_ip(request),
         now=services.clock.now(),
+        on_amended=reconfirmation_hook,
     )
     return ClarificationResponse.of(clarification)
 
@@ -779,6 +781,7 @@ async def answer_question(
         ip=client_ip(request),
         now=services.clock.now(),
         new_deadline=data.new_deadline,
+        on_amended=reconfirmation_hook,
     )
     return ClarificationResponse.of(clarification)
 
