@@ -10,18 +10,24 @@ published weeks ago (with documents sealed today).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 from pyhanko.sign import signers
 
 from signing import demo_pki
+from signing.custody import CERTIFICATE_NAME, MANIFEST_NAME, create_custody
 from signing.passwords import Argon2PasswordHasher
 from signing.seal import seal_pdf
 from signing.trust import demo_trust_store
+from trading.bids import custody
 from trading.credit_code import make_credit_code
 from trading.identity import services as identity
 from trading.identity.model import Membership, OrgType, Principal, Role
@@ -41,6 +47,7 @@ from trading.tenders.model import (
 )
 from trading.tenders.opening_data import FieldType, OpeningField
 from webapp.api.trust import refresh_revocation, store_provider
+from webapp.bids import CustodyCryptography
 from webapp.services import Services
 
 DEMO_PASSWORD = "Demo-2026!"  # noqa: S105 - the documented password of the demo accounts
@@ -244,6 +251,17 @@ async def fill_demo(services: Services, work: Path) -> DemoSummary:
                 now=now,
             )
             p12 = str(path)
+            # The organisation's own certificate too: envelopes are sealed to it (sign+encrypt).
+            org_cert = pki_dir / files[entity.replace("-rep", "-org")]["cert"]
+            await identity.bind_certificate(
+                services.uow(),
+                person.id,
+                _der(org_cert),
+                services.certificate_verifier(),
+                actor=SYSTEM,
+                ip="",
+                now=now,
+            )
         org_names = {s: o.name for s, o in demo_pki.ORGANISATIONS.items()}
         org_names.update({s: n for s, n, _c, _t in extra})
         name = org_names[org_slug]
@@ -313,10 +331,59 @@ async def fill_demo(services: Services, work: Path) -> DemoSummary:
                 now=now,
             )
         await tenders.publish_tender(services.uow(), tender.id, actor=agency, ip="", now=now)
+        await _opening_key(services, agency, tender.id, pki_dir, files, work / "custody", now)
         created[key] = tender.id
 
     created["closed"] = await _closed_tender(services, agency, agency_p12, now)
     return DemoSummary(accounts, created, pki_dir)
+
+
+CUSTODIANS = ("custodian-1", "custodian-2", "custodian-3")
+
+
+async def _opening_key(
+    services: Services,
+    agency: Principal,
+    tender_id: str,
+    pki_dir: Path,
+    files: dict[str, dict[str, str]],
+    custody_dir: Path,
+    now: datetime,
+) -> None:
+    """Lot 1's opening key, made as a custodian's CLI would (2 of 3 demo custodians), so that
+    bidders can seal to it; the private key exists only as the custodians' sealed shares."""
+    certs = [_cert(pki_dir / files[c]["cert"]) for c in CUSTODIANS]
+    directory = custody_dir / tender_id
+    manifest = await asyncio.to_thread(
+        create_custody, f"{tender_id}/1", 2, certs, directory, now=now
+    )
+    by_sha = {c.certificate_sha256: c for c in manifest.custodians}
+    shares = []
+    for cert in certs:
+        entry = by_sha[cert.fingerprint(hashes.SHA256()).hex()]
+        share = await asyncio.to_thread((directory / entry.file).read_bytes)
+        shares.append((cert.public_bytes(Encoding.PEM).decode(), share))
+    certificate = await asyncio.to_thread((directory / CERTIFICATE_NAME).read_text)
+    manifest_json = await asyncio.to_thread((directory / MANIFEST_NAME).read_text)
+    await custody.set_opening_key(
+        services.uow(),
+        CustodyCryptography(),
+        custody.SetOpeningKey(
+            tender_id=tender_id,
+            lot_number=1,
+            certificate=certificate,
+            threshold=2,
+            shares=tuple(shares),
+            manifest=json.loads(manifest_json),
+        ),
+        actor=agency,
+        ip="",
+        now=now,
+    )
+
+
+def _cert(path: Path) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(path.read_bytes())
 
 
 async def _person_id(services: Services, username: str) -> str:
@@ -327,9 +394,6 @@ async def _person_id(services: Services, username: str) -> str:
 
 
 def _der(pem_path: Path) -> bytes:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
     return x509.load_pem_x509_certificate(pem_path.read_bytes()).public_bytes(Encoding.DER)
 
 

@@ -18,6 +18,7 @@ import pytest
 from tests.conftest import service_missing
 from tests.e2e.test_cli_platform import ROOT, free_port
 
+UPLOAD_CHUNK = 64 * 1024
 CHROMIUM = Path(os.environ.get("TENDERHALL_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -73,7 +74,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     process = subprocess.Popen(
         [sys.executable, "-m", "webapp", "serve", "--port", str(port), "--data-dir", str(data)],
         cwd=ROOT,
-        env=_clean_env(),
+        # Small parts, so that a test envelope of a few hundred KB is uploaded in several.
+        env={**_clean_env(), "TENDERHALL_UPLOAD_CHUNK_BYTES": str(UPLOAD_CHUNK)},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

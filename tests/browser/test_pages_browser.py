@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -15,11 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from pyhanko.sign import signers
 
+from signing.custody import CERTIFICATE_NAME
 from signing.seal import seal_pdf
 from signing.tsa import ensure_platform_tsa
-from tests.browser.conftest import Platform
+from tests.browser.conftest import UPLOAD_CHUNK, Platform, _clean_env
+from tests.e2e.test_cli_platform import ROOT
 from trading.rules.calendar import CHINA_TZ
 from webapp.demo import DEMO_PASSWORD, minimal_pdf
 
@@ -217,3 +224,85 @@ def test_a_clarification_appears_on_an_open_notice_without_a_reload(
     shot(reader, platform, "12-live-clarification", "示例市政府办公设备采购项目")
     reader.context.close()
     agency.context.close()
+
+
+def test_bidder_uploads_a_sealed_envelope_that_resumes_after_a_dropped_connection(
+    page: Any, platform: Platform, tmp_path: Path
+) -> None:
+    from signing.envelope import seal
+
+    tender_id = platform.tenders["published"]
+    opening = x509.load_pem_x509_certificate(
+        (platform.data_dir / "demo" / "custody" / tender_id / CERTIFICATE_NAME).read_bytes()
+    )
+    org = x509.load_pem_x509_certificate(
+        next(platform.pki_dir.glob("*/bidder-1-org.cert.pem")).read_bytes()
+    )
+    source = tmp_path / "bid.zip"
+    source.write_bytes(os.urandom(5 * UPLOAD_CHUNK + 1234))
+    envelope = tmp_path / "bid.p7m"
+    seal(source, envelope, [org, opening])
+    digest = hashlib.sha256(envelope.read_bytes()).hexdigest()
+
+    sign_in(page, "bidder1")
+    page.goto(f"/bidder/tenders/{tender_id}/submit")
+    shot(page, platform, "13-submit", "递交投标文件")
+    sent: list[str] = []
+    drop = {"on": True}
+
+    def network(route: Any) -> None:
+        if route.request.method == "PUT":
+            sent.append(route.request.url.rsplit("/", 1)[1])
+            if drop["on"] and route.request.url.endswith("/parts/3"):
+                route.abort("connectionreset")  # the line drops during part 3
+                return
+        route.continue_()
+
+    page.route("**/api/uploads/**", network)
+    page.set_input_files("#f-envelope", str(envelope))
+    page.click("#bid-upload button[type=submit]")
+    page.locator("#upload-resume").wait_for(state="visible", timeout=30_000)
+    assert "上传中断" in page.locator("#upload-status").inner_text()
+    assert page.locator("#upload-progress").evaluate("p => p.value") == 2
+    shot(page, platform, "14-upload-interrupted", "递交投标文件")
+
+    drop["on"] = False
+    page.click("#upload-resume")
+    page.locator("#upload-receipt").wait_for(state="visible", timeout=30_000)
+    assert sent.count("1") == 1 and sent.count("2") == 1  # not sent again on resume
+    assert page.locator("#receipt-sha").inner_text() == digest
+    shot(page, platform, "15-receipt", "递交投标文件")
+
+    link = page.locator("#receipt-download").get_attribute("href")
+    receipt = page.context.request.get(link)
+    assert receipt.ok
+    receipt_file = tmp_path / "receipt.json"
+    receipt_file.write_bytes(receipt.body())
+    assert json.loads(receipt.body())["receipt"]["envelope_sha256"] == digest
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "webapp",
+            "bid",
+            "verify-receipt",
+            str(receipt_file),
+            "--envelope",
+            str(envelope),
+        ],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # The bid is live and can be withdrawn before the deadline; the receipts page lists both.
+    page.goto(f"/bidder/tenders/{tender_id}/submit")
+    page.click("text=撤回投标")
+    page.wait_for_url(re.compile(r".*\?done=withdrawn"))
+    page.goto("/bidder/receipts")
+    assert page.locator("tbody tr").count() == 2
+    shot(page, platform, "16-receipts", "我的回执")

@@ -31,6 +31,8 @@ PAGES: dict[str, set[Role] | None] = {
     "/agency/tenders/{tender}/edit": {Role.AGENCY_OFFICER},
     "/account/certificates": set(Role),
     "/bidder/tenders/{tender}/questions/new": {Role.BIDDER_REP},
+    "/bidder/tenders/{tender}/submit": {Role.BIDDER_REP},
+    "/bidder/receipts": {Role.BIDDER_REP},
     "/admin/organisations": {Role.ADMIN},
     "/admin/ca-providers": {Role.ADMIN},
 }

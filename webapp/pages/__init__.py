@@ -10,7 +10,7 @@ from litestar import Router
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-from webapp.pages import agency, auth_pages, people, portal
+from webapp.pages import agency, auth_pages, bidding, people, portal
 from webapp.pages.common import PAGE_EXCEPTION_HANDLERS, form_csrf_guard
 from webapp.pages.render import HERE
 
@@ -21,7 +21,13 @@ STATIC_MAX_AGE = 24 * 3600
 def page_routers() -> list[Router]:
     pages = Router(
         path="/",
-        route_handlers=[*auth_pages.ROUTES, *portal.ROUTES, *agency.ROUTES, *people.ROUTES],
+        route_handlers=[
+            *auth_pages.ROUTES,
+            *portal.ROUTES,
+            *agency.ROUTES,
+            *people.ROUTES,
+            *bidding.ROUTES,
+        ],
         guards=[form_csrf_guard],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,
         include_in_schema=False,
