@@ -184,7 +184,7 @@ def test_bidder_signs_in_with_a_certificate_downloads_and_asks(
     shot(page, platform, "09-question", "提出疑问")
 
     page.goto("/account/certificates")
-    assert page.locator("tbody tr").count() == 1
+    assert page.locator("tbody tr").count() == 2  # the representative's and the company's
     shot(page, platform, "10-certificates", "我的证书")
 
 
