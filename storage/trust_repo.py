@@ -64,6 +64,22 @@ class SqlTrustRepository:
         result = await self._conn.execute(ca_providers.delete().where(ca_providers.c.name == name))
         return bool(result.rowcount)
 
+    async def version(self) -> tuple[object, ...]:
+        """Changes whenever a provider, CRL or OCSP answer is added, replaced or removed."""
+        parts: list[object] = []
+        for table, column in (
+            (ca_providers, ca_providers.c.updated_at),
+            (crl_cache, crl_cache.c.fetched_at),
+            (ocsp_cache, ocsp_cache.c.fetched_at),
+        ):
+            row = (
+                await self._conn.execute(
+                    sa.select(sa.func.count(), sa.func.max(column)).select_from(table)
+                )
+            ).one()
+            parts += [row[0], row[1]]
+        return tuple(parts)
+
     async def load_store(self) -> TrustStore:
         """Every provider with its last good CRLs (CRLs of removed URLs are dropped)."""
         store = TrustStore(await self.list_providers())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,8 +35,6 @@ from trading.ports import Clock, ObjectStore, SystemClock
 from trading.tenders.services import DocumentValidator
 from webapp.jobs import CeleryDispatcher, Dispatcher, InProcessDispatcher
 from webapp.settings import Settings
-
-TRUST_CACHE_SECONDS = 10.0
 
 
 def load_or_create_secret(settings: Settings) -> bytes:
@@ -75,26 +72,29 @@ class Services:
     secret: bytes
     dispatcher: Dispatcher = field(init=False)
     celery_app: object | None = None
-    _trust_cache: tuple[float, TrustStore] | None = field(default=None, init=False)
+    _trust_cache: tuple[tuple[object, ...], TrustStore] | None = field(default=None, init=False)
     _tsa: TimestampAuthority | None = field(default=None, init=False)
     _platform_signer: _SignerSlot = field(default_factory=lambda: _SignerSlot(), init=False)
     part_buffers: asyncio.Semaphore | None = field(default=None, init=False)
     """Upload parts held in memory at once (``webapp.api.bids``), created on first use."""
 
     async def trust_store(self) -> TrustStore:
-        """The CA providers and cached CRLs from the database (re-read every few seconds)."""
-        now = time.monotonic()
-        if self._trust_cache is None or now - self._trust_cache[0] > TRUST_CACHE_SECONDS:
-            async with self.uow() as uow:
+        """The CA providers and cached revocation data from the database.
+
+        Re-read only when they changed (a cheap version query), so a provider added by the CLI
+        or another instance counts at once."""
+        async with self.uow() as uow:
+            version = await uow.trust.version()
+            if self._trust_cache is None or self._trust_cache[0] != version:
                 store = await uow.trust.load_store()
-            if not self.settings.tsa_url:
-                # The platform's own TSA root: it signed the TSA certificate and nothing else
-                # (its key was not kept), so trusting it trusts exactly the platform's tokens.
-                store.add_provider(platform_tsa_provider(self.tsa()))
-            if not self.settings.platform_key_file:
-                # Likewise the self-issued root of the platform's receipt signer.
-                store.add_provider(platform_signer_provider(self.platform_signer()))
-            self._trust_cache = (now, store)
+                if not self.settings.tsa_url:
+                    # The platform's own TSA root: it signed the TSA certificate and nothing
+                    # else (its key was not kept), so trusting it trusts exactly its tokens.
+                    store.add_provider(platform_tsa_provider(self.tsa()))
+                if not self.settings.platform_key_file:
+                    # Likewise the self-issued root of the platform's receipt signer.
+                    store.add_provider(platform_signer_provider(self.platform_signer()))
+                self._trust_cache = (version, store)
         return self._trust_cache[1]
 
     def forget_trust_store(self) -> None:
