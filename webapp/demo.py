@@ -70,6 +70,8 @@ class DemoSummary:
     tenders: dict[str, str]
     """State -> tender id."""
     pki_dir: Path
+    samples: dict[DocumentKind, Path]
+    """PDFs sealed by the demo agency, for trying the upload page (notice, tender documents)."""
 
 
 def minimal_pdf(text: str) -> bytes:
@@ -274,6 +276,16 @@ async def fill_demo(services: Services, work: Path) -> DemoSummary:
     validator = services.document_validator
     assert validator is not None
     created: dict[str, str] = {}
+    # Sealing draws a visible seal with a CJK font and costs about a second, so the demo seals
+    # one notice and one set of documents and files them with every tender; the files are also
+    # left in ``work/samples`` for trying the upload page.
+    sealed = {
+        DocumentKind.NOTICE: await _sealed(services, agency_p12, "Tender notice (demo)"),
+        DocumentKind.DOCUMENTS: await _sealed(services, agency_p12, "Tender documents (demo)"),
+    }
+    samples = {kind: work / "samples" / f"{kind}-sealed.pdf" for kind in sealed}
+    for kind, path in samples.items():
+        await asyncio.to_thread(_write, path, sealed[kind])
 
     draft = await tenders.create_tender(
         services.uow(),
@@ -313,11 +325,7 @@ async def fill_demo(services: Services, work: Path) -> DemoSummary:
             ip="",
             now=now,
         )
-        for kind, text in (
-            (DocumentKind.NOTICE, "Tender notice"),
-            (DocumentKind.DOCUMENTS, "Tender documents"),
-        ):
-            data = await _sealed(services, agency_p12, f"{text} {code}")
+        for kind, data in sealed.items():
             await tenders.upload_document(
                 services.uow(),
                 services.objects,
@@ -334,8 +342,8 @@ async def fill_demo(services: Services, work: Path) -> DemoSummary:
         await _opening_key(services, agency, tender.id, pki_dir, files, work / "custody", now)
         created[key] = tender.id
 
-    created["closed"] = await _closed_tender(services, agency, agency_p12, now)
-    return DemoSummary(accounts, created, pki_dir)
+    created["closed"] = await _closed_tender(services, agency, sealed, now)
+    return DemoSummary(accounts, created, pki_dir, samples)
 
 
 CUSTODIANS = ("custodian-1", "custodian-2", "custodian-3")
@@ -382,6 +390,11 @@ async def _opening_key(
     )
 
 
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
 def _cert(path: Path) -> x509.Certificate:
     return x509.load_pem_x509_certificate(path.read_bytes())
 
@@ -397,7 +410,9 @@ def _der(pem_path: Path) -> bytes:
     return x509.load_pem_x509_certificate(pem_path.read_bytes()).public_bytes(Encoding.DER)
 
 
-async def _closed_tender(services: Services, agency: Principal, p12: Path, now: datetime) -> str:
+async def _closed_tender(
+    services: Services, agency: Principal, sealed: dict[DocumentKind, bytes], now: datetime
+) -> str:
     published_at = now - timedelta(days=40)
     draft = _draft(
         "示例市污水处理厂提标改造工程",
@@ -420,11 +435,7 @@ async def _closed_tender(services: Services, agency: Principal, p12: Path, now: 
     async with services.uow() as uow:
         await uow.tenders.add(tender)
         await uow.commit()
-    for kind, text in (
-        (DocumentKind.NOTICE, "Tender notice"),
-        (DocumentKind.DOCUMENTS, "Tender documents"),
-    ):
-        data = await _sealed(services, p12, f"{text} DEMO-2025-099")
+    for kind, data in sealed.items():
         document_id = tenders.new_id()
         key = tenders.document_key(tender.id, document_id)
         stored = await services.objects.put(key, _once(data), content_type="application/pdf")

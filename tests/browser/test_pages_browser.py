@@ -4,7 +4,6 @@ asks a question. Each page is photographed and must show its Chinese heading."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -12,50 +11,20 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
-from io import BytesIO
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography import x509
-from pyhanko.sign import signers
 
 from signing.custody import CERTIFICATE_NAME
-from signing.seal import seal_pdf
-from signing.tsa import ensure_platform_tsa
 from tests.browser.conftest import UPLOAD_CHUNK, Platform, _clean_env
 from tests.e2e.test_cli_platform import ROOT
 from trading.rules.calendar import CHINA_TZ
-from webapp.demo import DEMO_PASSWORD, minimal_pdf
+from webapp.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-def _seal(platform: Platform, text: str) -> bytes:
-    """A PDF sealed by the demo agency, timestamped by the platform's own TSA (its files)."""
-    tsa = ensure_platform_tsa(platform.data_dir / "keys" / "tsa", now=datetime.now(UTC))
-    p12 = next(platform.pki_dir.glob("*/agency-org.p12"))
-    signer = signers.SimpleSigner.load_pkcs12_data(
-        p12.read_bytes(), other_certs=[], passphrase=b"demo"
-    )
-    target = BytesIO()
-
-    async def run() -> None:
-        await seal_pdf(
-            BytesIO(minimal_pdf(text)),
-            target,
-            signer=signer,
-            timestamper=tsa.timestamper,
-            reason="招标文件",
-            location="示例市",
-        )
-
-    # In a thread of its own: the sync playwright API owns this thread's event loop.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, run()).result()
-    return target.getvalue()
 
 
 @pytest.fixture
@@ -112,8 +81,7 @@ def test_agency_drafts_uploads_and_publishes(page: Any, platform: Platform, tmp_
     page.fill("#f-opening_at", local(deadline))
     page.fill("#f-security", "10000")
     page.locator("#f-title").focus()
-    page.wait_for_timeout(800)
-    assert page.locator("#e-deadline").count() == 0
+    page.locator("#e-deadline").wait_for(state="detached")
     page.click("#tender-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/agency/tenders/[0-9a-f-]+\?done=saved"))
     # The script payload is shown as text, never run.
@@ -125,11 +93,12 @@ def test_agency_drafts_uploads_and_publishes(page: Any, platform: Platform, tmp_
     page.click("form[enctype='multipart/form-data'] button[type=submit]")
     assert "只接受已签章的 PDF 文件" in page.locator("#e-file").inner_text()
 
-    for kind, text in (("notice", "Browser notice"), ("documents", "Browser documents")):
-        pdf = tmp_path / f"{kind}.pdf"
-        pdf.write_bytes(_seal(platform, text))
+    # The PDFs `tenderhall demo` sealed with the demo agency's certificate.
+    for kind in ("notice", "documents"):
         page.select_option("#f-kind", kind)
-        page.set_input_files("#f-file", str(pdf))
+        page.set_input_files(
+            "#f-file", str(platform.data_dir / "demo" / "samples" / f"{kind}-sealed.pdf")
+        )
         page.click("form[enctype='multipart/form-data'] button[type=submit]")
         page.wait_for_url(re.compile(r".*\?done=uploaded"))
     assert page.locator(".badge.valid").count() == 2
@@ -207,9 +176,10 @@ def test_a_clarification_appears_on_an_open_notice_without_a_reload(
 ) -> None:
     tender_id = platform.tenders["published_procurement"]
     reader = browser.new_context(locale="zh-CN", base_url=platform.url).new_page()
+    reader.add_init_script("document.addEventListener('htmx:sseOpen', () => window.__sse = 1)")
     reader.goto(f"/notices/{tender_id}")
     reader.evaluate("window.__stillHere = true")  # gone if the page were reloaded
-    reader.wait_for_timeout(1000)  # the SSE connection is open
+    reader.wait_for_function("window.__sse === 1")  # the SSE connection is open
 
     agency = browser.new_context(locale="zh-CN", base_url=platform.url).new_page()
     sign_in(agency, "agency")

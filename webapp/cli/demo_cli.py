@@ -61,6 +61,8 @@ def demo(cli: CliContext, data_dir: Path | None) -> None:
         if account.certificate:
             line += f"\n              证书/certificate: {account.certificate}"
         click.echo(line)
+    for kind, path in summary.samples.items():
+        click.echo(f"已签章示例文件 / sealed sample ({kind}): {path}")
     click.echo("招标项目 / tenders:")
     for state, tender_id in summary.tenders.items():
         click.echo(f"  {state:<22} {tender_id}")
