@@ -40,7 +40,12 @@ from storage.objects.common import (
     object_to_json,
     validate_key,
 )
-from storage.objects.sessions import UploadSessions, fsync_dir, write_file_durably
+from storage.objects.sessions import (
+    SessionUploads,
+    UploadSessions,
+    fsync_dir,
+    write_file_durably,
+)
 from storage.objects.spool import disk_errors, settle, spool
 from trading.errors import (
     ObjectExistsError,
@@ -49,7 +54,7 @@ from trading.errors import (
     StorageUnavailableError,
     ValidationError,
 )
-from trading.ports import Clock, StoredObject, SystemClock, UploadPart, UploadSession
+from trading.ports import Clock, StoredObject, SystemClock
 
 
 def sign_download(secret: bytes, key: str, expires: int) -> str:
@@ -68,7 +73,7 @@ def verify_download_signature(
     return authentic and now.timestamp() < expires
 
 
-class FilesystemObjectStore:
+class FilesystemObjectStore(SessionUploads):
     """:class:`~trading.ports.ObjectStore` in a local directory."""
 
     def __init__(
@@ -229,48 +234,6 @@ class FilesystemObjectStore:
             blob.unlink(missing_ok=True)
 
         await anyio.to_thread.run_sync(remove)
-
-    # --- resumable uploads --------------------------------------------------------------------
-
-    async def begin_upload(
-        self,
-        key: str,
-        *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-    ) -> UploadSession:
-        validate_key(key)
-        check_retain_until(retain_until)
-        if await self.exists(key):
-            raise ObjectExistsError(key)
-        return await anyio.to_thread.run_sync(
-            self._sessions.create, key, content_type, retain_until, self._clock.now()
-        )
-
-    async def upload_part(
-        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
-    ) -> UploadPart:
-        return await anyio.to_thread.run_sync(
-            self._sessions.store_part, upload_id, number, data, sha256
-        )
-
-    async def upload_status(self, upload_id: str) -> UploadSession:
-        return await anyio.to_thread.run_sync(self._sessions.load, upload_id)
-
-    async def complete_upload(self, upload_id: str) -> StoredObject:
-        session = await self.upload_status(upload_id)
-        files = await anyio.to_thread.run_sync(self._sessions.ordered_files, upload_id)
-        info = await self.put(
-            session.key,
-            self._sessions.iter_content(files),
-            content_type=session.content_type,
-            retain_until=session.retain_until,
-        )
-        await anyio.to_thread.run_sync(self._sessions.remove, upload_id)
-        return info
-
-    async def abort_upload(self, upload_id: str) -> None:
-        await anyio.to_thread.run_sync(self._sessions.remove, upload_id)
 
     # --- links and health ---------------------------------------------------------------------
 

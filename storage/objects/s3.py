@@ -54,7 +54,7 @@ from storage.objects.common import (
     parse_instant,
     validate_key,
 )
-from storage.objects.sessions import UploadSessions
+from storage.objects.sessions import SessionUploads, UploadSessions
 from storage.objects.spool import settle, spool_after
 from trading.errors import (
     ObjectExistsError,
@@ -63,7 +63,7 @@ from trading.errors import (
     StorageUnavailableError,
     ValidationError,
 )
-from trading.ports import Clock, StoredObject, SystemClock, UploadPart, UploadSession
+from trading.ports import Clock, StoredObject, SystemClock
 
 MiB = 1024 * 1024
 PART_SIZE = 6 * MiB
@@ -84,7 +84,7 @@ def _unavailable(exc: BaseException) -> StorageUnavailableError:
     return StorageUnavailableError(text[:300])
 
 
-class S3ObjectStore:
+class S3ObjectStore(SessionUploads):
     """:class:`~trading.ports.ObjectStore` in one bucket of an S3 API endpoint."""
 
     def __init__(
@@ -367,48 +367,6 @@ class S3ObjectStore:
             if exc.code == "AccessDenied":  # the server's object lock still holds it
                 raise ObjectRetainedError(key) from None
             raise _unavailable(exc) from exc
-
-    # --- resumable uploads --------------------------------------------------------------------
-
-    async def begin_upload(
-        self,
-        key: str,
-        *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-    ) -> UploadSession:
-        validate_key(key)
-        check_retain_until(retain_until)
-        if await self.exists(key):
-            raise ObjectExistsError(key)
-        return await anyio.to_thread.run_sync(
-            self._sessions.create, key, content_type, retain_until, self._clock.now()
-        )
-
-    async def upload_part(
-        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
-    ) -> UploadPart:
-        return await anyio.to_thread.run_sync(
-            self._sessions.store_part, upload_id, number, data, sha256
-        )
-
-    async def upload_status(self, upload_id: str) -> UploadSession:
-        return await anyio.to_thread.run_sync(self._sessions.load, upload_id)
-
-    async def complete_upload(self, upload_id: str) -> StoredObject:
-        session = await self.upload_status(upload_id)
-        files = await anyio.to_thread.run_sync(self._sessions.ordered_files, upload_id)
-        info = await self.put(
-            session.key,
-            self._sessions.iter_content(files),
-            content_type=session.content_type,
-            retain_until=session.retain_until,
-        )
-        await anyio.to_thread.run_sync(self._sessions.remove, upload_id)
-        return info
-
-    async def abort_upload(self, upload_id: str) -> None:
-        await anyio.to_thread.run_sync(self._sessions.remove, upload_id)
 
     # --- links and health ---------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -25,9 +26,16 @@ from typing import Any
 
 import anyio
 
-from storage.objects.common import CHUNK_SIZE, format_instant, parse_instant, sha256_hex
-from trading.errors import UploadError
-from trading.ports import UploadPart, UploadSession
+from storage.objects.common import (
+    CHUNK_SIZE,
+    check_retain_until,
+    format_instant,
+    parse_instant,
+    sha256_hex,
+    validate_key,
+)
+from trading.errors import ObjectExistsError, UploadError
+from trading.ports import Clock, StoredObject, UploadPart, UploadSession
 
 MAX_PART_NUMBER = 10_000
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -193,3 +201,64 @@ class UploadSessions:
                     yield chunk
             finally:
                 await anyio.to_thread.run_sync(handle.close)
+
+
+class SessionUploads(ABC):
+    """The resumable-upload half of the ObjectStore port, shared by both backends: parts are
+    kept by :class:`UploadSessions` on local disk and joined by the backend's own ``put``."""
+
+    _sessions: UploadSessions
+    _clock: Clock
+
+    @abstractmethod
+    async def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    async def put(
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> StoredObject: ...
+
+    async def begin_upload(
+        self,
+        key: str,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> UploadSession:
+        validate_key(key)
+        check_retain_until(retain_until)
+        if await self.exists(key):
+            raise ObjectExistsError(key)
+        return await anyio.to_thread.run_sync(
+            self._sessions.create, key, content_type, retain_until, self._clock.now()
+        )
+
+    async def upload_part(
+        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
+    ) -> UploadPart:
+        return await anyio.to_thread.run_sync(
+            self._sessions.store_part, upload_id, number, data, sha256
+        )
+
+    async def upload_status(self, upload_id: str) -> UploadSession:
+        return await anyio.to_thread.run_sync(self._sessions.load, upload_id)
+
+    async def complete_upload(self, upload_id: str) -> StoredObject:
+        session = await self.upload_status(upload_id)
+        files = await anyio.to_thread.run_sync(self._sessions.ordered_files, upload_id)
+        info = await self.put(
+            session.key,
+            self._sessions.iter_content(files),
+            content_type=session.content_type,
+            retain_until=session.retain_until,
+        )
+        await anyio.to_thread.run_sync(self._sessions.remove, upload_id)
+        return info
+
+    async def abort_upload(self, upload_id: str) -> None:
+        await anyio.to_thread.run_sync(self._sessions.remove, upload_id)
