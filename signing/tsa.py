@@ -15,7 +15,6 @@ Limitation: pyhanko's in-process signer is RSA-only, so the platform's TSA key m
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,9 +26,8 @@ from asn1crypto import cms as asn1_cms
 from asn1crypto import core, tsp
 from asn1crypto.core import VOID
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.sign.general import CMSStructuralError
 from pyhanko.sign.timestamps import DummyTimeStamper, HTTPTimeStamper, TimeStamper
 from pyhanko.sign.validation.generic_cms import (
@@ -39,6 +37,7 @@ from pyhanko.sign.validation.generic_cms import (
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from signing.keys import KeyBundle, from_asn1_cert, load_key_bundle, to_asn1_cert, to_asn1_key
+from signing.self_issued import ensure_self_issued, root_provider
 from signing.trust import (
     CaProvider,
     CertificateVerdict,
@@ -404,85 +403,24 @@ def ensure_platform_tsa(
     directory: Path, *, now: datetime, organisation: str = "Tenderhall"
 ) -> TimestampAuthority:
     """The embedded default TSA: load ``directory/tsa.key.pem`` + ``tsa.chain.pem``, or create
-    them on first use (a self-issued TSA root and an RSA-3072 TSA certificate, ten years).
+    them on first use (see :mod:`signing.self_issued`; RSA-3072, which pyhanko's in-process
+    TSA signer needs).
 
     Verifiers trust the platform's tokens through :func:`platform_tsa_provider`.
     """
-    key_path, chain_path = directory / "tsa.key.pem", directory / "tsa.chain.pem"
-    if key_path.exists() and chain_path.exists():
-        return TimestampAuthority.from_file(key_path, None, cert_path=chain_path)
-
-    def name(common: str) -> x509.Name:
-        return x509.Name(
-            [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-                x509.NameAttribute(NameOID.COMMON_NAME, common),
-            ]
-        )
-
-    def usage(*, ca: bool) -> x509.KeyUsage:
-        return x509.KeyUsage(
-            digital_signature=not ca,
-            content_commitment=not ca,
-            key_encipherment=False,
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=ca,
-            crl_sign=ca,
-            encipher_only=False,
-            decipher_only=False,
-        )
-
-    root_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    until = now.replace(year=now.year + 10)
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(name("Platform TSA Root"))
-        .issuer_name(name("Platform TSA Root"))
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(usage(ca=True), critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False
-        )
-        .sign(root_key, hashes.SHA256())
+    bundle = ensure_self_issued(
+        directory / "tsa.key.pem",
+        directory / "tsa.chain.pem",
+        now=now,
+        organisation=organisation,
+        root_name="Platform TSA Root",
+        leaf_name="Platform Time-Stamping Authority",
+        new_key=lambda: rsa.generate_private_key(public_exponent=65537, key_size=3072),
+        extended_usage=x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]),
     )
-    tsa = (
-        x509.CertificateBuilder()
-        .subject_name(name("Platform Time-Stamping Authority"))
-        .issuer_name(root.subject)
-        .public_key(tsa_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(usage(ca=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()),
-            critical=False,
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    # The root's key is not kept: it has signed the one TSA certificate it ever will.
-    directory.mkdir(parents=True, exist_ok=True)
-    pem = serialization.Encoding.PEM
-    key_pem = tsa_key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    # Created 0600 from the start: the key is never readable by others, not even for a moment.
-    with os.fdopen(os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
-        fh.write(key_pem)
-    chain_path.write_bytes(tsa.public_bytes(pem) + root.public_bytes(pem))
-    return TimestampAuthority(KeyBundle(tsa_key, tsa, (root,)))
+    return TimestampAuthority(bundle)
 
 
 def platform_tsa_provider(authority: TimestampAuthority, name: str = "platform-tsa") -> CaProvider:
     """A :class:`signing.trust.CaProvider` trusting the platform TSA's root (last in its chain)."""
-    chain = authority.bundle.chain or (authority.bundle.cert,)
-    root = chain[-1].public_bytes(serialization.Encoding.DER)
-    return CaProvider(name=name, roots=(root,))
+    return root_provider(authority.bundle, name)
