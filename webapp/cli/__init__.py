@@ -6,11 +6,15 @@ to the main group here. Settings are read once, from the environment, when a com
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
+from typing import NoReturn
 
 import click
 
+from trading.errors import DomainError
 from webapp.settings import Settings, SettingsError
 
 
@@ -33,6 +37,25 @@ class CliContext:
 
 
 pass_cli = click.make_pass_decorator(CliContext, ensure=True)
+
+
+def fail(message_zh: str, message_en: str) -> NoReturn:
+    """End a command with a person's mistake: the message in both languages, exit status 2."""
+    click.echo(f"错误 / error: {message_zh}\n{message_en}", err=True)
+    sys.exit(2)
+
+
+@contextlib.contextmanager
+def reported() -> Iterator[None]:
+    """Errors a person can cause (bad input, files) become a bilingual message and exit 2."""
+    try:
+        yield
+    except DomainError as exc:
+        fail(exc.message_zh, exc.message_en)
+    except FileExistsError as exc:
+        fail(f"文件已存在：{exc.filename}", f"file exists: {exc.filename}")
+    except OSError as exc:
+        fail(f"无法读写文件：{exc}", f"cannot read or write a file: {exc}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,7 +13,7 @@ import click
 from signing import log_key
 from trading.audit.verify import AuditVerdict, verify_export
 from trading.errors import DomainError
-from webapp.cli import CliContext, pass_cli
+from webapp.cli import CliContext, fail, pass_cli
 
 
 @click.group()
@@ -84,8 +84,7 @@ def verify_command(directory: Path, public_key: Path | None, as_json: bool) -> N
     try:
         verdict = verify_export(directory, check)
     except DomainError as exc:
-        click.echo(f"错误 / error: {exc.message_zh}\n{exc.message_en}", err=True)
-        sys.exit(2)
+        fail(exc.message_zh, exc.message_en)
     if as_json:
         body = {
             "intact": verdict.intact,

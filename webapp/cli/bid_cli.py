@@ -12,11 +12,10 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from trading.errors import DomainError
+from webapp.cli import reported
 
 _ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -38,24 +37,6 @@ class _NewFilePath(click.Path):
 
 _NewFile = _NewFilePath(dir_okay=False, path_type=Path)
 _PROGRESS_FROM = 32 << 20  # show progress for files of 32 MiB and more
-
-
-def _fail(message_zh: str, message_en: str) -> NoReturn:
-    click.echo(f"错误 / error: {message_zh}\n{message_en}", err=True)
-    sys.exit(2)
-
-
-@contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    """Turn the errors a person can cause into a message and exit status 2."""
-    try:
-        yield
-    except DomainError as exc:
-        _fail(exc.message_zh, exc.message_en)
-    except FileExistsError as exc:
-        _fail(f"文件已存在：{exc.filename}", f"file exists: {exc.filename}")
-    except OSError as exc:
-        _fail(f"无法读写文件：{exc}", f"cannot read or write a file: {exc}")
 
 
 @contextlib.contextmanager
@@ -105,7 +86,7 @@ def seal_command(package: Path, out: Path, recipients: tuple[Path, ...]) -> None
     from signing.envelope import seal
     from signing.envelope_keys import load_certificate
 
-    with _reported():
+    with reported():
         certs = [load_certificate(path.read_bytes()) for path in recipients]
         with _progress(package.stat().st_size, "加密 / sealing") as progress:
             summary = seal(package, out, certs, progress=progress)
@@ -135,7 +116,7 @@ def unseal_command(
 
     if (key is None) == (content_key is None):
         raise click.UsageError("give exactly one of --key and --content-key")
-    with _reported(), _progress(envelope.stat().st_size, "解密 / unsealing") as progress:
+    with reported(), _progress(envelope.stat().st_size, "解密 / unsealing") as progress:
         if key is None:
             cek = _read_content_key(content_key)  # type: ignore[arg-type]  # checked above
             summary = decrypt_with_content_key(envelope, cek, out, progress=progress)
@@ -172,7 +153,7 @@ def release_key_command(envelope: Path, key: Path, password: str | None, out: Pa
     from signing.envelope import unwrap_content_key
     from signing.envelope_keys import load_key_pair
 
-    with _reported():
+    with reported():
         pair = load_key_pair(key.read_bytes(), _pw(password))
         cek = unwrap_content_key(envelope, pair.key, pair.certificate)
         text = cek.hex() + "\n"
@@ -242,7 +223,7 @@ def custody_create_command(
         )
     if upload and lot_number is None and not lot.isdigit():
         raise click.UsageError("--upload needs --lot-number when --lot is not a number")
-    with _reported():
+    with reported():
         certs = [load_certificate(path.read_bytes()) for path in custodians]
         manifest = create_custody(lot, threshold, certs, out, now=datetime.now(UTC))
     click.echo(
@@ -254,7 +235,7 @@ def custody_create_command(
     if upload:
         from webapp.cli.custody_upload import upload_custody
 
-        with _reported():
+        with reported():
             answer = upload_custody(
                 out,
                 custodians,
@@ -282,7 +263,7 @@ def custody_release_command(share: Path, key: Path, password: str | None, out: P
     from signing.custody import release_share
     from signing.envelope_keys import load_key_pair
 
-    with _reported():
+    with reported():
         pair = load_key_pair(key.read_bytes(), _pw(password))
         released = release_share(share.read_bytes(), pair.key, pair.certificate)
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -311,7 +292,7 @@ def custody_combine_command(
 
     from signing.custody import CustodyManifest, CustodyShare, combine_shares, write_private_key
 
-    with _reported():
+    with reported():
         released = [CustodyShare.from_json(path.read_bytes()) for path in shares]
         fingerprint = None
         certificate = None

@@ -15,35 +15,18 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from signing.verdicts import Problem, Status
 from trading.errors import DomainError
+from webapp.cli import fail, reported
 
 _ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
 _ExistingPath = click.Path(exists=True, path_type=Path)
 _EXIT = {Status.VALID: 0, Status.INVALID: 1, Status.INDETERMINATE: 2}
 _STATUS_ZH = {Status.VALID: "有效", Status.INVALID: "无效", Status.INDETERMINATE: "无法确定"}
-
-
-def _fail(message_zh: str, message_en: str) -> NoReturn:
-    click.echo(f"错误 / error: {message_zh}\n{message_en}", err=True)
-    sys.exit(2)
-
-
-@contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    """Errors a person can cause become a bilingual message and exit status 2."""
-    try:
-        yield
-    except DomainError as exc:
-        _fail(exc.message_zh, exc.message_en)
-    except FileExistsError as exc:
-        _fail(f"文件已存在：{exc.filename}", f"file exists: {exc.filename}")
-    except OSError as exc:
-        _fail(f"无法读写文件：{exc}", f"cannot read or write a file: {exc}")
 
 
 def _quiet_pyhanko() -> None:
@@ -255,9 +238,9 @@ def pack_command(
     if (schema_file is None) == (server is None):
         raise click.UsageError("give exactly one of --schema and --server")
     if out.exists():
-        _fail(f"{out} 已存在，不会覆盖", f"{out} already exists; nothing is overwritten")
+        fail(f"{out} 已存在，不会覆盖", f"{out} already exists; nothing is overwritten")
     _quiet_pyhanko()
-    with _reported():
+    with reported():
         data = _read_json(data_file)
         if not isinstance(data, dict):
             raise InputFileError(
@@ -305,7 +288,7 @@ def check_command(
     from signing.bidpack_check import check
 
     _quiet_pyhanko()
-    with _reported():
+    with reported():
         schema = _schema_from_file(schema_file) if schema_file else None
         store = load_trust(trust)
     verdict = check(package, trust=store, schema=schema, tender_id=tender_id, lot_number=lot_number)
@@ -366,7 +349,7 @@ def verify_receipt_command(
     from signing.receipt import verify_receipt
 
     _quiet_pyhanko()
-    with _reported():
+    with reported():
         store = _receipt_trust(trust)
         verdict = asyncio.run(verify_receipt(receipt.read_bytes(), envelope=envelope, trust=store))
     click.echo(verdict.to_json() if as_json else _report_receipt(verdict))
@@ -452,7 +435,7 @@ def submit_command(
     state = state_path_for(envelope)
     _quiet_pyhanko()
     with (
-        _reported(),
+        reported(),
         ApiClient(server, token=token, retries=retries, backoff_s=retry_delay) as client,
     ):
         if token is None:
@@ -476,7 +459,7 @@ def submit_command(
             bad = target.with_name(target.name + ".unverified")
             write_atomically(bad, data)
             click.echo(_report_receipt(verdict), err=True)
-            _fail(
+            fail(
                 f"平台回执未通过核验，已另存为 {bad}",
                 f"the platform's receipt did not verify (or is for another tender/lot); "
                 f"kept as {bad}",

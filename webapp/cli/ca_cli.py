@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from signing.keys import load_certificates
 from signing.trust import CaProvider, IdentityFields, demo_trust_store
 from trading.errors import DomainError
-from webapp.cli import CliContext, pass_cli
+from webapp.cli import CliContext, fail, pass_cli
 from webapp.services import Services, build_services
 from webapp.settings import Settings
 
@@ -37,8 +37,7 @@ def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]])
     try:
         return asyncio.run(run())
     except DomainError as exc:
-        click.echo(f"错误 / error: {exc.message_zh}\n{exc.message_en}", err=True)
-        sys.exit(2)
+        fail(exc.message_zh, exc.message_en)
 
 
 def _ders(paths: tuple[Path, ...]) -> tuple[bytes, ...]:
@@ -151,8 +150,7 @@ def import_demo_command(cli: CliContext, pki_dir: Path) -> None:
     try:
         demo = demo_trust_store(pki_dir)
     except DomainError as exc:
-        click.echo(f"错误 / error: {exc.message_zh}\n{exc.message_en}", err=True)
-        sys.exit(2)
+        fail(exc.message_zh, exc.message_en)
 
     async def work(services: Services) -> list[str]:
         for provider in demo.providers:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import sys
 from pathlib import Path
 
 import click
 
 from storage import migrate
 from trading.errors import DomainError
-from webapp.cli import CliContext, pass_cli
+from webapp.cli import CliContext, fail, pass_cli
 
 
 @click.command()
@@ -48,8 +47,7 @@ def demo(cli: CliContext, data_dir: Path | None) -> None:
     try:
         summary = asyncio.run(run())
     except DomainError as exc:
-        click.echo(f"错误 / error: {exc.message_zh}\n{exc.message_en}", err=True)
-        sys.exit(2)
+        fail(exc.message_zh, exc.message_en)
     from webapp.demo import DemoSummary
 
     assert isinstance(summary, DemoSummary)

@@ -12,7 +12,6 @@ import base64
 import contextlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from signing.keys import load_key_bundle
 from trading.errors import DomainError
+from webapp.cli import fail
 
 
 def sessions_file() -> Path:
@@ -54,23 +54,18 @@ def saved_token(server: str) -> str | None:
     return str(entry["token"]) if isinstance(entry, dict) and "token" in entry else None
 
 
-def _fail(en: str, zh: str) -> None:
-    click.echo(f"错误 / error: {zh}\n{en}", err=True)
-    sys.exit(2)
-
-
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     try:
         response = client.post(path, json=body)
     except httpx.HTTPError as exc:
-        _fail(f"cannot reach the server: {exc}", f"无法连接服务器：{exc}")
+        fail(f"无法连接服务器：{exc}", f"cannot reach the server: {exc}")
     if response.status_code >= 400:
         try:
             problem = response.json()
             detail = f"{problem.get('detail')} ({problem.get('code')})"
         except ValueError:
             detail = response.text[:200]
-        _fail(f"the server refused: {detail}", f"服务器拒绝：{detail}")
+        fail(f"服务器拒绝：{detail}", f"the server refused: {detail}")
     result: dict[str, Any] = response.json()
     return result
 
@@ -96,14 +91,14 @@ def login(
 ) -> None:
     """登录并保存令牌 / Sign in (password or certificate) and keep the token for this server."""
     if (username is None) == (key is None):
-        _fail("give either --username or --key", "请指定 --username 或 --key 之一")
+        fail("请指定 --username 或 --key 之一", "give either --username or --key")
     base = server.rstrip("/")
     with httpx.Client(base_url=base, timeout=30) as client:
         if key is not None:
             try:
                 bundle = load_key_bundle(key, password)
             except DomainError as exc:
-                _fail(exc.message_en, exc.message_zh)
+                fail(exc.message_zh, exc.message_en)
             challenge = _post(client, "/api/auth/challenge", {})
             signature = _sign(bundle.key, challenge["message"].encode())
             session = _post(

@@ -14,11 +14,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from trading.errors import DomainError, ValidationError
+from webapp.cli import fail
 
 T = TypeVar("T")
 EXIT = {"valid": 0, "invalid": 1, "indeterminate": 2}
@@ -38,20 +39,15 @@ class TrustSourceError(ValidationError):
         )
 
 
-def _fail(en: str, zh: str) -> NoReturn:
-    click.echo(f"错误 / error: {zh}\n{en}", err=True)
-    sys.exit(2)
-
-
 @contextmanager
 def _errors() -> Iterator[None]:
     """Turn expected failures into a readable message and exit status 2, never a traceback."""
     try:
         yield
     except DomainError as exc:
-        _fail(exc.message_en, exc.message_zh)
+        fail(exc.message_zh, exc.message_en)
     except OSError as exc:
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}", f"文件或网络错误：{exc}")
+        fail(f"文件或网络错误：{exc}", f"{exc.filename or ''}: {exc.strerror or exc}")
 
 
 def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -104,7 +100,7 @@ def _load_trust(source: Path | None, crls: tuple[Path, ...]) -> Any:
             except DomainError:
                 continue
         else:
-            _fail(f"{crl}: no trusted CA issued this CRL", f"{crl}：没有受信任的 CA 签发此吊销列表")
+            fail(f"{crl}：没有受信任的 CA 签发此吊销列表", f"{crl}: no trusted CA issued this CRL")
     return store
 
 
@@ -251,7 +247,7 @@ def ts_stamp(
     )
 
     if (tsa_key is None) == (url is None):
-        _fail("give exactly one of --tsa-key or --url", "请指定 --tsa-key 或 --url 之一")
+        fail("请指定 --tsa-key 或 --url 之一", "give exactly one of --tsa-key or --url")
     with _errors():
         digest = _sha256_file(file)
         request = build_request(digest, "sha256")
