@@ -34,7 +34,7 @@ from trading.ports import FixedClock
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 China time
 CHUNK = 64 * 1024
-BIDDERS = ("bidder-1-org", "bidder-2-org")
+BIDDERS = ("bidder-1-org", "bidder-2-org", "bidder-3-org")
 CUSTODIANS = {  # custodian certificate -> the signed-in role whose person holds it
     "custodian-1": Role.AGENCY_OFFICER,
     "custodian-2": Role.SUPERVISOR,

@@ -8,6 +8,7 @@ each request to the test client on the event loop.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 
 from signing.receipt import verify_receipt
 from signing.verdicts import Status
+from trading.errors import DomainError
 from webapp.cli.bid_client import ApiClient, UploadResult, upload_envelope
 
 bid_world = pytest.importorskip("tests.http.bid_world", reason="the bids server is not merged yet")
@@ -53,11 +55,13 @@ def _token(bw: Any, bidder: str) -> str:
     return str(bw.bidders[bidder].headers["Authorization"].split(" ", 1)[1])
 
 
-async def _upload(bw: Any, envelope: Path, tender_id: str, **kw: Any) -> UploadResult:
+async def _upload(
+    bw: Any, envelope: Path, tender_id: str, bidder: str = "bidder-1-org", **kw: Any
+) -> UploadResult:
     def run() -> UploadResult:
         client = ApiClient(
             "http://testserver.local",
-            token=_token(bw, "bidder-1-org"),
+            token=_token(bw, bidder),
             transport=_Bridge(bw.client),
         )
         with client:
@@ -115,3 +119,51 @@ async def test_submit_resume_and_verify_against_the_real_server(bw: Any) -> None
     )
     again = await _upload(bw, envelope, tender.id)
     assert again.receipt["receipt"]["bid_id"] == result.receipt["receipt"]["bid_id"]
+
+
+async def test_three_bidders_replace_withdraw_and_a_late_bid_all_through_the_client(
+    bw: Any,
+) -> None:
+    """The issue's whole story: three bidders submit with the client, one replaces its bid, one
+    withdraws, a bid completed after the deadline is refused, and every receipt verifies offline."""
+    tender = await bid_world.open_tender(bw)
+    receipts: dict[str, dict[str, Any]] = {}
+
+    async def submit(bidder: str, name: str) -> UploadResult:
+        envelope = bw.tmp / f"{name}.cms"
+        envelope.write_bytes(bid_world.bid_for(bw, bidder, tender, size=2 * bid_world.CHUNK + 7))
+        result = await _upload(bw, envelope, tender.id, bidder)
+        verdict = await verify_receipt(json.dumps(result.receipt).encode(), envelope=envelope)
+        assert verdict.status is Status.VALID, verdict.to_json()
+        receipts[name] = result.receipt
+        return result
+
+    for bidder in bid_world.BIDDERS:
+        await submit(bidder, bidder)
+    replaced = await submit("bidder-2-org", "bidder-2-org-again")
+    assert replaced.receipt["receipt"]["replaces"] == receipts["bidder-2-org"]["receipt"]["bid_id"]
+
+    bid_id = receipts["bidder-3-org"]["receipt"]["bid_id"]
+    withdrawn = await bw.client.post(
+        f"/api/bids/{bid_id}/withdrawal", headers=bw.bidders["bidder-3-org"].headers
+    )
+    assert withdrawn.status_code == 201, withdrawn.text
+    assert (await verify_receipt(withdrawn.content)).status is Status.VALID
+
+    # A late bid: the upload started in time, the deadline passed before it completed.
+    late = bw.tmp / "late.cms"
+    late.write_bytes(bid_world.bid_for(bw, "bidder-1-org", tender, size=3 * bid_world.CHUNK))
+
+    def stop_after_one_part(done: int) -> None:
+        if done >= bid_world.CHUNK:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        await _upload(bw, late, tender.id, progress=stop_after_one_part)
+    bw.clock.advance(timedelta(days=26))
+    with pytest.raises(DomainError) as refused:
+        await _upload(bw, late, tender.id)
+    assert "409 (submission_closed)" in refused.value.message_en
+
+    mine = await bw.client.get("/api/receipts", headers=bw.bidders["bidder-1-org"].headers)
+    assert [r["receipt"]["kind"] for r in mine.json()] == ["submission"]  # the late one is not
