@@ -621,6 +621,27 @@ async def list_documents(
     return await _documents(services, tender, all_=_owner(tender, principal))
 
 
+async def _download(
+    request: Request[Any, Any, Any],
+    services: Services,
+    tender_id: str,
+    document_id: str,
+    actor: Principal | None,
+) -> DownloadResponse:
+    """A signed download link; the download is recorded (sealed until the deadline)."""
+    grant = await tenders.download_document(
+        services.uow(),
+        services.objects,
+        tender_id,
+        document_id,
+        actor=actor,
+        evidence=evidence(request),
+        now=services.clock.now(),
+    )
+    doc = grant.document
+    return DownloadResponse(grant.url, grant.expires_at, doc.filename, doc.sha256, doc.size)
+
+
 @get(
     "/{tender_id:str}/documents/{document_id:str}/download",
     opt={"action": "tender.document.download", **RESOURCE},
@@ -633,17 +654,7 @@ async def download_document(
     services: Services,
     principal: Principal,
 ) -> DownloadResponse:
-    grant = await tenders.download_document(
-        services.uow(),
-        services.objects,
-        tender_id,
-        document_id,
-        actor=principal,
-        evidence=evidence(request),
-        now=services.clock.now(),
-    )
-    doc = grant.document
-    return DownloadResponse(grant.url, grant.expires_at, doc.filename, doc.sha256, doc.size)
+    return await _download(request, services, tender_id, document_id, principal)
 
 
 @get(
@@ -849,17 +860,7 @@ async def portal_download(
     request: Request[Any, Any, Any], tender_id: str, document_id: str, services: Services
 ) -> DownloadResponse:
     await _tender(services, tender_id, public=True)
-    grant = await tenders.download_document(
-        services.uow(),
-        services.objects,
-        tender_id,
-        document_id,
-        actor=None,
-        evidence=evidence(request),
-        now=services.clock.now(),
-    )
-    doc = grant.document
-    return DownloadResponse(grant.url, grant.expires_at, doc.filename, doc.sha256, doc.size)
+    return await _download(request, services, tender_id, document_id, None)
 
 
 @get(
