@@ -167,3 +167,33 @@ async def test_three_bidders_replace_withdraw_and_a_late_bid_all_through_the_cli
 
     mine = await bw.client.get("/api/receipts", headers=bw.bidders["bidder-1-org"].headers)
     assert [r["receipt"]["kind"] for r in mine.json()] == ["submission"]  # the late one is not
+
+
+async def test_custodians_hand_over_their_shares_with_the_client_at_the_opening(bw: Any) -> None:
+    from webapp.cli.custody_upload import hand_over_share
+
+    tender = await bid_world.open_tender(bw)
+    bw.clock.advance(timedelta(days=25, hours=1))  # the opening time has come
+    answers = []
+    for entity_id, role in list(bid_world.CUSTODIANS.items())[:2]:
+        entity = bw.pki.entity(entity_id)
+        token = bw.actors[role].headers["Authorization"].split(" ", 1)[1]
+
+        def run(token: str = token, entity: Any = entity) -> dict[str, Any]:
+            with ApiClient(
+                "http://testserver.local", token=token, transport=_Bridge(bw.client)
+            ) as client:
+                _released, answer = hand_over_share(
+                    client,
+                    tender_id=tender.id,
+                    lot_number=1,
+                    key=entity.key,
+                    certificate=entity.cert,
+                )
+            return answer
+
+        answers.append(await anyio.to_thread.run_sync(run))
+    assert answers == [
+        {"released": 1, "threshold": 2, "reconstructed": False},
+        {"released": 2, "threshold": 2, "reconstructed": True},
+    ]

@@ -254,24 +254,71 @@ def custody_create_command(
 
 
 @custody.command("release")
-@click.argument("share", type=_ExistingFile)
+@click.argument("share", required=False, type=_ExistingFile)
 @click.option("--key", required=True, type=_ExistingFile, help="托管人私钥 / custodian's key file")
 @_password_option
-@click.option("--out", required=True, type=_NewFile, help="解密后的分片 / released share (JSON)")
-def custody_release_command(share: Path, key: Path, password: str | None, out: Path) -> None:
-    """解密本人持有的分片 / Decrypt your sealed SHARE to hand it over at the opening."""
+@click.option("--out", type=_NewFile, help="解密后的分片 / released share (JSON)")
+@click.option("--server", help="平台地址：取回本人分片并在开标时交付 / hand over to the platform")
+@click.option("--tender", "tender_id", help="项目编号 / tender id (with --server)")
+@click.option("--lot-number", type=click.IntRange(1), help="标段号 / lot number (with --server)")
+@click.option("--token", envvar="TENDERHALL_TOKEN", help="访问令牌 / bearer token")
+def custody_release_command(
+    share: Path | None,
+    key: Path,
+    password: str | None,
+    out: Path | None,
+    server: str | None,
+    tender_id: str | None,
+    lot_number: int | None,
+    token: str | None,
+) -> None:
+    """解密本人持有的分片并交付 / Decrypt your sealed SHARE to hand it over at the opening.
+
+    With ``--server URL --tender ID --lot-number N`` the sealed share is fetched from the platform
+    (unless SHARE is given), decrypted here and handed over; with K shares the platform rebuilds
+    the lot's opening key. Without ``--server``, ``--out`` keeps the released share.
+    """
     from signing.custody import release_share
     from signing.envelope_keys import load_key_pair
 
+    if server is None and (share is None or out is None):
+        raise click.UsageError("give SHARE and --out, or --server --tender --lot-number")
+    if server is not None and not (tender_id and lot_number):
+        raise click.UsageError("--server needs --tender and --lot-number")
     with reported():
         pair = load_key_pair(key.read_bytes(), _pw(password))
-        released = release_share(share.read_bytes(), pair.key, pair.certificate)
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as sink:
-            sink.write(released.to_json())
+        if server is None:
+            assert share is not None
+            released = release_share(share.read_bytes(), pair.key, pair.certificate)
+        else:
+            from webapp.cli.bid_client import ApiClient
+            from webapp.cli.custody_upload import hand_over_share
+            from webapp.cli.session_cli import saved_token
+
+            with ApiClient(server, token=token or saved_token(server)) as client:
+                released, answer = hand_over_share(
+                    client,
+                    tender_id=tender_id or "",
+                    lot_number=lot_number or 1,
+                    key=pair.key,
+                    certificate=pair.certificate,
+                    sealed_share=share.read_bytes() if share else None,
+                )
+            click.echo(
+                f"已交付 / handed over: {answer['released']} of {answer['threshold']} shares"
+                + (
+                    "，开标密钥已重建 / the opening key is rebuilt"
+                    if answer["reconstructed"]
+                    else ""
+                )
+            )
+        if out is not None:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as sink:
+                sink.write(released.to_json())
     click.echo(
         f"第 {released.index} 号分片已解密（标段 {released.lot}）/ share {released.index} of lot "
-        f"{released.lot} released: {out}"
+        f"{released.lot} released" + (f": {out}" if out else "")
     )
 
 

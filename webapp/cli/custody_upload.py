@@ -70,3 +70,27 @@ def upload_custody(
             "POST", f"/api/tenders/{tender_id}/lots/{lot_number}/opening-key", json=body
         )
     return dict(answer)
+
+
+def hand_over_share(
+    client: ApiClient,
+    *,
+    tender_id: str,
+    lot_number: int,
+    key: Any,
+    certificate: Any,
+    sealed_share: bytes | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """At the opening: fetch this custodian's sealed share (unless given), decrypt it here with
+    the custodian's own key, and hand the released share to the platform. The released share and
+    the platform's answer (``released``, ``threshold``, ``reconstructed``)."""
+    from signing.custody import release_share
+
+    base = f"/api/tenders/{tender_id}/lots/{lot_number}/opening-key"
+    if sealed_share is None:
+        sealed_share = base64.b64decode(client.call("GET", f"{base}/shares/mine")["share"])
+    released = release_share(sealed_share, key, certificate)
+    answer = client.call(
+        "POST", f"{base}/releases", json={"share": base64.b64encode(released.to_json()).decode()}
+    )
+    return released, dict(answer)
