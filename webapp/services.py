@@ -161,7 +161,7 @@ class Services:
 
         return X509CertificateVerifier(check, credit_code_of)
 
-    document_validator: DocumentValidator | None = None
+    document_validator: DocumentValidator = field(init=False)
     """Signature check of uploaded tender PDFs (``webapp.documents.PdfDocumentValidator``)."""
 
     def uow(self) -> SqlUnitOfWork:

@@ -434,24 +434,31 @@ async def complete_upload(
         )
         receipt = await _issue(
             signer,
-            ReceiptBody(
-                receipt_id=new_id(),
-                kind=ReceiptKind.SUBMISSION,
-                tender_id=tender.id,
-                lot_number=bid.lot_number,
-                bid_id=bid.id,
-                bidder_credit_code=org.credit_code,
-                envelope_sha256=bid.envelope_sha256,
-                envelope_size=bid.envelope_size,
-                received_at=now,
-                audit_seq=seq,
-                replaces=bid.replaces,
-            ),
+            _receipt_body(ReceiptKind.SUBMISSION, tender, bid, org.credit_code, now, seq),
             org_id=actor.org_id,
         )
         await uow.bids.add_receipt(receipt)
         await uow.commit()
     return receipt
+
+
+def _receipt_body(
+    kind: ReceiptKind, tender: Tender, bid: Bid, credit_code: str, now: datetime, seq: int
+) -> ReceiptBody:
+    """What a receipt says about ``bid`` (a submission names the bid it replaces)."""
+    return ReceiptBody(
+        receipt_id=new_id(),
+        kind=kind,
+        tender_id=tender.id,
+        lot_number=bid.lot_number,
+        bid_id=bid.id,
+        bidder_credit_code=credit_code,
+        envelope_sha256=bid.envelope_sha256,
+        envelope_size=bid.envelope_size,
+        received_at=now,
+        audit_seq=seq,
+        replaces=bid.replaces if kind is ReceiptKind.SUBMISSION else None,
+    )
 
 
 async def _issue(signer: ReceiptSigner, body: ReceiptBody, *, org_id: str) -> Receipt:
@@ -522,18 +529,7 @@ async def withdraw_bid(
         )
         receipt = await _issue(
             signer,
-            ReceiptBody(
-                receipt_id=new_id(),
-                kind=ReceiptKind.WITHDRAWAL,
-                tender_id=tender.id,
-                lot_number=bid.lot_number,
-                bid_id=bid.id,
-                bidder_credit_code=org.credit_code,
-                envelope_sha256=bid.envelope_sha256,
-                envelope_size=bid.envelope_size,
-                received_at=now,
-                audit_seq=seq,
-            ),
+            _receipt_body(ReceiptKind.WITHDRAWAL, tender, bid, org.credit_code, now, seq),
             org_id=actor.org_id,
         )
         await uow.bids.add_receipt(receipt)

@@ -19,7 +19,7 @@ from litestar.connection import ASGIConnection
 from litestar.params import Parameter
 
 from storage.audit_store import AuditQuery
-from trading.errors import UnavailableError, ValidationError
+from trading.errors import ValidationError
 from trading.identity.model import Principal, Role
 from trading.identity.policy import Resource
 from trading.rules.calendar import CHINA_TZ, end_of_local_day
@@ -54,16 +54,6 @@ CLIENT_HEADER = "x-tenderhall-client"
 """Tool and version of the client (the CLI sends ``tenderhall-cli/<version>``)."""
 MACHINE_HEADER = "x-tenderhall-machine"
 """The machine fingerprint the CLI reports (see the CLI's documentation for its definition)."""
-
-
-class ValidatorMissingError(UnavailableError):
-    code = "document_validator_missing"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "Document signature validation is not configured; uploads are refused.",
-            "未配置文件签章校验，暂不接受上传。",
-        )
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -588,14 +578,11 @@ async def upload_document(
     kind: DocumentKind,
     filename: str = "document.pdf",
 ) -> DocumentResponse:
-    validator = services.document_validator
-    if validator is None:
-        raise ValidatorMissingError()
     now = services.clock.now()
     document = await tenders.upload_document(
         services.uow(),
         services.objects,
-        validator,
+        services.document_validator,
         tender_id,
         kind=kind,
         filename=filename,

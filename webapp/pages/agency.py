@@ -33,7 +33,7 @@ from trading.tenders.model import (
     check_publication_rules,
 )
 from trading.tenders.opening_data import FieldType, OpeningField
-from webapp.api.tenders import RESOURCE, ValidatorMissingError
+from webapp.api.tenders import RESOURCE
 from webapp.auth import client_ip
 from webapp.pages.auth_pages import FORM
 from webapp.pages.labels import LABELS
@@ -439,14 +439,11 @@ async def upload_document(
         if not first.startswith(PDF_MAGIC) or not upload.filename.lower().endswith(".pdf"):
             form.error("file", _("只接受已签章的 PDF 文件。"))
     if form.ok and isinstance(upload, UploadFile):
-        validator = services.document_validator
         try:
-            if validator is None:
-                raise ValidatorMissingError()
             await tenders.upload_document(
                 services.uow(),
                 services.objects,
-                validator,
+                services.document_validator,
                 tender_id,
                 kind=DocumentKind(kind),
                 filename=upload.filename,
