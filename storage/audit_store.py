@@ -118,6 +118,31 @@ class ExportSummary:
     """Sealed events whose content was revealed in the export (their ``sealed_until`` passed)."""
 
 
+_EVENT_COLUMNS = [c.name for c in audit_events.columns]
+_PG_APPEND = (
+    # The names joined in are this module's own table definition, never input.
+    sa.text(
+        f"WITH event AS (INSERT INTO audit_events ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join(':' + c for c in _EVENT_COLUMNS)})), "
+        "nodes AS (INSERT INTO audit_nodes (level, idx, hash) "
+        "SELECT * FROM unnest(:node_levels, :node_idxs, :node_hashes)) "
+        "UPDATE audit_log_state SET size = :size, frontier = :frontier WHERE id = 1"
+    )
+    .bindparams(*(sa.bindparam(c.name, type_=c.type) for c in audit_events.columns))
+    .bindparams(
+        sa.bindparam("node_levels", type_=sa.ARRAY(sa.SmallInteger())),
+        sa.bindparam("node_idxs", type_=sa.ARRAY(sa.BigInteger())),
+        sa.bindparam("node_hashes", type_=sa.ARRAY(sa.LargeBinary())),
+        sa.bindparam("size", type_=sa.BigInteger()),
+        sa.bindparam("frontier", type_=sa.LargeBinary()),
+    )
+)
+"""Appending on PostgreSQL: the event, its completed subtrees and the new sequencer state."""
+_PG_LOCK = sa.text("SELECT size, frontier FROM audit_log_state WHERE id = 1 FOR UPDATE").columns(
+    audit_log_state.c.size, audit_log_state.c.frontier
+)
+
+
 def _split(frontier: bytes) -> list[bytes]:
     return [frontier[i : i + HASH_SIZE] for i in range(0, len(frontier), HASH_SIZE)]
 
@@ -144,22 +169,34 @@ class SqlAuditLog:
         leaf = event.leaf_bytes()
         digest = leaf_hash(leaf)
         completed = frontier.append(digest)
-        await self._conn.execute(audit_events.insert().values(_event_row(event, leaf, digest)))
+        row = _event_row(event, leaf, digest)
+        state = {"size": frontier.size, "frontier": b"".join(frontier.roots)}
+        if self._conn.dialect.name == "postgresql":
+            # One round trip for the three writes: each costs more in the driver than in the
+            # server, and the sequencer lock is held until commit either way.
+            nodes = [n for n in completed if n.level]
+            await self._conn.execute(
+                _PG_APPEND,
+                row
+                | state
+                | {
+                    "node_levels": [n.level for n in nodes],
+                    "node_idxs": [n.index for n in nodes],
+                    "node_hashes": [n.hash for n in nodes],
+                },
+            )
+            return event
+        await self._conn.execute(audit_events.insert().values(row))
         await self._store_nodes(completed)
         await self._conn.execute(
-            audit_log_state.update()
-            .where(audit_log_state.c.id == 1)
-            .values(size=frontier.size, frontier=b"".join(frontier.roots))
+            audit_log_state.update().where(audit_log_state.c.id == 1).values(state)
         )
         return event
 
     async def _lock_state(self) -> CompactRange:
         state = audit_log_state
-        if self._conn.dialect.name == "postgresql":
-            query = (
-                sa.select(state.c.size, state.c.frontier).where(state.c.id == 1).with_for_update()
-            )
-        else:
+        query: sa.Executable = _PG_LOCK
+        if self._conn.dialect.name != "postgresql":
             await self._conn.execute(
                 state.update().where(state.c.id == 1).values(size=state.c.size)
             )
