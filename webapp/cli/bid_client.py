@@ -9,6 +9,9 @@ retried with exponential back-off before they become :class:`ConnectionFailedErr
 Resuming: the upload id is saved next to the envelope (``ENVELOPE.upload.json``) as soon as the
 server gives it; a re-run asks the server which parts it holds (number, size, SHA-256) and sends
 only the others. The state file is removed once the receipt is saved.
+
+Withdrawing (``POST /api/bids/{id}/withdrawal``) is not repeated on a network failure; a re-run
+after the bid was withdrawn finds the withdrawal receipt among the organisation's receipts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import secrets
 import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
@@ -57,14 +61,20 @@ def machine_fingerprint(machine_id_path: Path = Path("/etc/machine-id")) -> str:
 
 
 class ServerError(DomainError):
-    """The server refused a request (RFC 9457 problem+json); ``code`` is the server's."""
+    """The server refused a request (RFC 9457 problem+json); ``code`` is the server's.
+
+    ``detail`` is in the language the server answered in; ``detail_zh`` is the Chinese one when
+    the problem carries both (``message_en`` and ``message_zh``), so each line reads in its own
+    language."""
 
     code = "server_error"
 
-    def __init__(self, status: int, problem_code: str, detail: str) -> None:
+    def __init__(
+        self, status: int, problem_code: str, detail: str, detail_zh: str | None = None
+    ) -> None:
         super().__init__(
             f"The server answered {status} ({problem_code}): {detail}",
-            f"服务器拒绝了请求 {status}（{problem_code}）：{detail}",
+            f"服务器拒绝了请求 {status}（{problem_code}）：{detail_zh or detail}",
             status=status,
             problem_code=problem_code,
         )
@@ -93,15 +103,16 @@ class SubmitError(DomainError):
 
 
 def _problem(response: httpx.Response) -> ServerError:
-    code, detail = "http_error", response.reason_phrase
+    code, detail, detail_zh = "http_error", response.reason_phrase, None
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
         code = str(body.get("code") or code)
-        detail = str(body.get("detail") or body.get("title") or detail)
-    return ServerError(response.status_code, code, detail)
+        detail = str(body.get("message_en") or body.get("detail") or body.get("title") or detail)
+        detail_zh = str(body["message_zh"]) if body.get("message_zh") else None
+    return ServerError(response.status_code, code, detail, detail_zh)
 
 
 class ApiClient:
@@ -228,6 +239,10 @@ def state_path_for(envelope: Path) -> Path:
 
 def receipt_path_for(envelope: Path) -> Path:
     return envelope.with_name(envelope.name + ".receipt.json")
+
+
+def withdrawal_path_for(envelope: Path) -> Path:
+    return envelope.with_name(envelope.name + ".withdrawal.json")
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -378,20 +393,46 @@ def _upload(
     return UploadResult(receipt, upload_id, sent, total, resumed)
 
 
+def _receipts(client: ApiClient) -> list[dict[str, Any]]:
+    listing = client.call("GET", "/api/receipts", retry=True)
+    items = listing.get("items", listing) if isinstance(listing, dict) else listing
+    return [r for r in items or [] if isinstance(r, dict) and isinstance(r.get("receipt"), dict)]
+
+
 def find_receipt(
     client: ApiClient, tender_id: str, lot_number: int, sha256: str
 ) -> dict[str, Any] | None:
     """The newest submission receipt for this envelope among the organisation's receipts."""
-    listing = client.call("GET", "/api/receipts", retry=True)
-    items = listing.get("items", listing) if isinstance(listing, dict) else listing
     matching = [
         r
-        for r in items or []
-        if isinstance(r, dict)
-        and r.get("receipt", {}).get("envelope_sha256") == sha256
+        for r in _receipts(client)
+        if r["receipt"].get("envelope_sha256") == sha256
         and r["receipt"].get("tender_id") == tender_id
         and r["receipt"].get("lot_number") == lot_number
         and r["receipt"].get("kind") == "submission"
     ]
     matching.sort(key=lambda r: str(r["receipt"].get("received_at")))
     return matching[-1] if matching else None
+
+
+def withdraw_bid(client: ApiClient, bid_id: str) -> tuple[dict[str, Any], bool]:
+    """Withdraw the live bid ``bid_id``: the withdrawal receipt, and whether it was issued by an
+    earlier request (the bid was already withdrawn, its receipt is fetched rather than lost).
+
+    Any other refusal (another organisation's or an unknown bid, a replaced bid, the deadline
+    has passed) is the server's :class:`ServerError`.
+    """
+    try:
+        answer = client.call("POST", f"/api/bids/{urllib.parse.quote(bid_id, safe='')}/withdrawal")
+    except ServerError as exc:
+        if exc.problem_code != "bid_not_live":
+            raise
+        earlier = [
+            r
+            for r in _receipts(client)
+            if r["receipt"].get("bid_id") == bid_id and r["receipt"].get("kind") == "withdrawal"
+        ]
+        if not earlier:
+            raise
+        return earlier[-1], True
+    return dict(answer), False

@@ -1,4 +1,4 @@
-"""bid pack / check / submit / verify-receipt: the bidder's side of a submission.
+"""bid pack / check / submit / withdraw / verify-receipt: the bidder's side of a submission.
 
 Added to the ``bid`` group by :mod:`webapp.cli.bid_cli`. Exit status of the checks: 0 valid,
 1 invalid, 2 indeterminate or a usage error; people never see a traceback.
@@ -372,6 +372,56 @@ def _bar(total: int) -> Iterator[Callable[[int], None]]:
         yield update
 
 
+def _token_for(
+    server: str, token: str | None, username: str | None, password: str | None
+) -> str | None:
+    """The bearer token to use: ``--token``, else the one ``tenderhall login`` kept (unless a
+    username is given); None when ``--username`` and ``--password`` are to sign in."""
+    if token is None and not username:
+        token = _saved_token(server)
+    if token is None and not (username and password):
+        raise click.UsageError(
+            "give --token, or --username and --password, or sign in first (tenderhall login)"
+        )
+    return token
+
+
+def _keep_receipt(
+    issued: dict[str, Any],
+    target: Path,
+    *,
+    envelope: Path | None,
+    trust: tuple[Path, ...],
+    expected: dict[str, Any],
+) -> Any:
+    """Verify the receipt the platform issued and save it as ``target``; the verdict.
+
+    A receipt that does not verify, or whose fields differ from ``expected`` (another tender,
+    lot, bid or kind), is kept as ``target.unverified`` as evidence, never under the good name,
+    and the command fails.
+    """
+    from signing.receipt import verify_receipt
+    from webapp.cli.bid_client import write_atomically
+
+    data = (json.dumps(issued, ensure_ascii=False, indent=2) + "\n").encode()
+    verdict = asyncio.run(verify_receipt(data, envelope=envelope, trust=_receipt_trust(trust)))
+    receipt = verdict.receipt or {}
+    mismatch = verdict.receipt is not None and any(
+        receipt.get(key) != value for key, value in expected.items()
+    )
+    if verdict.status is Status.VALID and not mismatch:
+        write_atomically(target, data)
+        return verdict
+    bad = target.with_name(target.name + ".unverified")
+    write_atomically(bad, data)
+    click.echo(_report_receipt(verdict), err=True)
+    fail(
+        f"平台回执未通过核验（或与所请求的项目、标段、投标不符），已另存为 {bad}",
+        f"the platform's receipt did not verify (or is for another tender, lot or bid); "
+        f"kept as {bad}",
+    )
+
+
 @click.command("submit")
 @click.argument("envelope", type=_ExistingFile)
 @click.option("--server", required=True, help="平台地址 / platform URL")
@@ -416,21 +466,9 @@ def submit_command(
     retries: int, retry_delay: float,
 ) -> None:  # fmt: skip
     """上传投标信封并取得回执 / Upload a sealed bid (resumable), verify and save the receipt."""
-    from signing.receipt import verify_receipt
-    from webapp.cli.bid_client import (
-        ApiClient,
-        receipt_path_for,
-        state_path_for,
-        upload_envelope,
-        write_atomically,
-    )
+    from webapp.cli.bid_client import ApiClient, receipt_path_for, state_path_for, upload_envelope
 
-    if token is None and not username:
-        token = _saved_token(server)
-    if token is None and not (username and password):
-        raise click.UsageError(
-            "give --token, or --username and --password, or sign in first (tenderhall login)"
-        )
+    token = _token_for(server, token, username, password)
     target = receipt_path or receipt_path_for(envelope)
     state = state_path_for(envelope)
     _quiet_pyhanko()
@@ -445,25 +483,11 @@ def submit_command(
                 client, envelope, tender_id=tender_id, lot_number=lot_number,
                 state_path=state, progress=progress,
             )  # fmt: skip
-        data = (json.dumps(result.receipt, ensure_ascii=False, indent=2) + "\n").encode()
-        verdict = asyncio.run(verify_receipt(data, envelope=envelope, trust=_receipt_trust(trust)))
-        receipt = verdict.receipt or {}
-        mismatch = verdict.receipt is not None and (
-            receipt.get("tender_id") != tender_id or receipt.get("lot_number") != lot_number
-        )
-        if verdict.status is Status.VALID and not mismatch:
-            write_atomically(target, data)
-            state.unlink(missing_ok=True)
-        else:
-            # Kept as evidence, but never under the name of a good receipt.
-            bad = target.with_name(target.name + ".unverified")
-            write_atomically(bad, data)
-            click.echo(_report_receipt(verdict), err=True)
-            fail(
-                f"平台回执未通过核验，已另存为 {bad}",
-                f"the platform's receipt did not verify (or is for another tender/lot); "
-                f"kept as {bad}",
-            )
+        verdict = _keep_receipt(
+            result.receipt, target, envelope=envelope, trust=trust,
+            expected={"tender_id": tender_id, "lot_number": lot_number, "kind": "submission"},
+        )  # fmt: skip
+        state.unlink(missing_ok=True)
     how = "续传 / resumed" if result.resumed else "新上传 / new upload"
     click.echo(
         f"已提交 / submitted ({how}, {result.parts_sent}/{result.parts_total} parts sent)\n"
@@ -471,9 +495,76 @@ def submit_command(
     )
 
 
+@click.command("withdraw")
+@click.argument("bid_id")
+@click.option("--server", required=True, help="平台地址 / platform URL")
+@click.option(
+    "--envelope",
+    type=_ExistingFile,
+    help="该投标的信封文件：核对回执并在其旁保存 / the bid's sealed envelope: the receipt is "
+    "checked against it and saved beside it",
+)
+@click.option(
+    "--token", envvar="TENDERHALL_TOKEN", help="访问令牌 / bearer token (or TENDERHALL_TOKEN)"
+)
+@click.option("--username", help="用户名 / username")
+@click.option(
+    "--password", envvar="TENDERHALL_PASSWORD", help="登录口令 / password (or TENDERHALL_PASSWORD)"
+)
+@click.option(
+    "--receipt",
+    "receipt_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="撤回回执保存位置 / where to save the withdrawal receipt "
+    "(default ENVELOPE.withdrawal.json, or BID_ID.withdrawal.json)",
+)
+@click.option(
+    "--trust",
+    multiple=True,
+    type=_ExistingPath,
+    help="平台与时间戳根证书 / trusted roots for the receipt",
+)
+def withdraw_command(
+    bid_id: str, server: str, envelope: Path | None, token: str | None, username: str | None,
+    password: str | None, receipt_path: Path | None, trust: tuple[Path, ...],
+) -> None:  # fmt: skip
+    """截止前撤回投标并取得撤回回执 / Withdraw bid BID_ID before the deadline; verify and save
+    the withdrawal receipt.
+
+    BID_ID is the bid_id of the submission receipt (`bid submit` prints it). The withdrawal
+    receipt is verified like a submission receipt, with --envelope against the envelope too.
+    Run again after a lost answer, it fetches the receipt already issued.
+    """
+    from webapp.cli.bid_client import ApiClient, withdraw_bid, withdrawal_path_for
+
+    token = _token_for(server, token, username, password)
+    if receipt_path is not None:
+        target = receipt_path
+    elif envelope is not None:
+        target = withdrawal_path_for(envelope)
+    else:
+        target = Path(f"{bid_id}.withdrawal.json")
+    _quiet_pyhanko()
+    with reported(), ApiClient(server, token=token) as client:
+        if token is None:
+            client.login(username, password)  # type: ignore[arg-type]  # checked above
+        issued, earlier = withdraw_bid(client, bid_id)
+        verdict = _keep_receipt(
+            issued, target, envelope=envelope, trust=trust,
+            expected={"bid_id": bid_id, "kind": "withdrawal"},
+        )  # fmt: skip
+    how = (
+        "此前已撤回，回执取自平台 / withdrawn earlier; receipt fetched"
+        if earlier
+        else ("已撤回 / withdrawn")
+    )
+    click.echo(f"{how}\n{_report_receipt(verdict)}\n撤回回执已保存 / receipt saved: {target}")
+
+
 COMMANDS: list[click.Command] = [
     pack_command,
     check_command,
     submit_command,
+    withdraw_command,
     verify_receipt_command,
 ]
