@@ -148,6 +148,3 @@ def public_key_command(cli: CliContext) -> None:
     """打印日志公钥 PEM / Print the log's public key (PEM) for `audit verify --public-key`."""
     private = log_key.load_or_create(cli.settings.effective_audit_key_file)
     click.echo(log_key.public_pem(private).decode(), nl=False)
-
-
-COMMANDS: list[click.Command] = [audit]

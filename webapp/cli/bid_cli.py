@@ -363,5 +363,3 @@ def _add_client_commands() -> None:
 
 
 _add_client_commands()
-
-COMMANDS: list[click.Command] = [bid, custody]

@@ -160,6 +160,3 @@ def import_demo_command(cli: CliContext, pki_dir: Path) -> None:
 
     names = _with_services(cli.settings, work)
     click.echo("已信任/trusted: " + ", ".join(names))
-
-
-COMMANDS: list[click.Command] = [ca]

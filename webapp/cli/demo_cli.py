@@ -65,6 +65,3 @@ def demo(cli: CliContext, data_dir: Path | None) -> None:
     for state, tender_id in summary.tenders.items():
         click.echo(f"  {state:<22} {tender_id}")
     click.echo(f"运行 / run: tenderhall serve --data-dir {settings.data_dir}")
-
-
-COMMANDS: list[click.Command] = [demo]

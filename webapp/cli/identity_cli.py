@@ -79,6 +79,3 @@ def bootstrap(
         click.echo(f"错误 / error: {exc.message_zh}\n{exc.message_en}", err=True)
         sys.exit(1)
     click.echo(f"管理员已创建 / administrator created: {username} ({person_id})")
-
-
-COMMANDS: list[click.Command] = [admin]

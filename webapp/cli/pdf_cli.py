@@ -320,6 +320,3 @@ def seal_command(**kw: Any) -> None:
 def cosign_command(**kw: Any) -> None:
     """在已签 PDF 上会签 / Add a further signature to a signed PDF (incremental update)."""
     _run_signing(True, **kw)
-
-
-COMMANDS: list[click.Command] = [pdf]

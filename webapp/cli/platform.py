@@ -134,6 +134,3 @@ def check(cli: CliContext) -> None:
     for name, value in settings.describe():
         click.echo(f"     {name}={value}")
     sys.exit(0 if asyncio.run(run()) else 1)
-
-
-COMMANDS: list[click.Command] = [serve, worker, db, check]

@@ -141,6 +141,3 @@ def logout(server: str) -> None:
     sessions.pop(base, None)
     _save(sessions)
     click.echo("已注销 / signed out")
-
-
-COMMANDS: list[click.Command] = [login, logout]

@@ -286,6 +286,3 @@ def ts_verify(
     when = verdict.gen_time.isoformat() if verdict.gen_time else "?"
     _print_verdict(body, as_json, f"time: {when}")
     sys.exit(EXIT[body["status"]])
-
-
-COMMANDS: list[click.Command] = [pki, cms, ts]
