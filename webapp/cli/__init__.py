@@ -67,7 +67,7 @@ def _lazy(target: str, help_text: str) -> LazyCommand:
 # Each command's module is imported only when the command runs (or its own help is asked for),
 # so that `tenderhall --help` and the bidder's commands do not pay for pyHanko, SQLAlchemy and
 # Alembic. The help texts are the commands' docstrings, for the listing in `tenderhall --help`;
-# tests/unit/test_cli_lazy.py checks that they match the commands.
+# tests/e2e/test_cli_startup.py checks that they match the commands.
 COMMANDS: dict[str, LazyCommand] = {
     "admin": _lazy("identity_cli:admin", "平台管理 / Platform administration."),
     "audit": _lazy("audit_cli:audit", "审计日志 / The verifiable audit log (全程留痕)."),

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from signing import log_key
 from trading.audit.verify import AuditVerdict, verify_export
 from trading.errors import DomainError
 from webapp.cli import CliContext, fail, pass_cli
@@ -80,6 +79,8 @@ def _report(verdict: AuditVerdict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 def verify_command(directory: Path, public_key: Path | None, as_json: bool) -> None:
     """离线核验导出的审计日志 / Verify an exported audit log offline. Exit 1 if altered."""
+    from signing import log_key
+
     check = log_key.verifier(public_key.read_bytes()) if public_key else None
     try:
         verdict = verify_export(directory, check)
@@ -111,6 +112,7 @@ def verify_command(directory: Path, public_key: Path | None, as_json: bool) -> N
 @pass_cli
 def publish_command(cli: CliContext, key: Path | None) -> None:
     """填充掩护事件并签发树头 / Pad with cover events and sign a tree head (the scheduled tick)."""
+    from signing import log_key
     from storage.db import create_engine
     from storage.uow import SqlUnitOfWork
     from trading.ports import SystemClock
@@ -146,5 +148,7 @@ def publish_command(cli: CliContext, key: Path | None) -> None:
 @pass_cli
 def public_key_command(cli: CliContext) -> None:
     """打印日志公钥 PEM / Print the log's public key (PEM) for `audit verify --public-key`."""
+    from signing import log_key
+
     private = log_key.load_or_create(cli.settings.effective_audit_key_file)
     click.echo(log_key.public_pem(private).decode(), nl=False)

@@ -10,23 +10,24 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
-from cryptography.hazmat.primitives import serialization
 
-from signing.keys import load_certificates
-from signing.trust import CaProvider, IdentityFields, demo_trust_store
 from trading.errors import DomainError
 from webapp.cli import CliContext, fail, pass_cli
-from webapp.services import Services, build_services
-from webapp.settings import Settings
+
+if TYPE_CHECKING:  # the services (SQLAlchemy, pyHanko, ...) are imported when a command runs
+    from webapp.services import Services
+    from webapp.settings import Settings
 
 T = TypeVar("T")
 _pem_file = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]]) -> T:
+    from webapp.services import build_services
+
     async def run() -> T:
         services = build_services(settings)
         try:
@@ -41,6 +42,10 @@ def _with_services(settings: Settings, work: Callable[[Services], Awaitable[T]])
 
 
 def _ders(paths: tuple[Path, ...]) -> tuple[bytes, ...]:
+    from cryptography.hazmat.primitives import serialization
+
+    from signing.keys import load_certificates
+
     return tuple(
         cert.public_bytes(serialization.Encoding.DER)
         for path in paths
@@ -103,6 +108,7 @@ def add_command(
     person_id_oid: str,
 ) -> None:
     """添加或替换 CA / Add or replace a CA provider."""
+    from signing.trust import CaProvider, IdentityFields
     from webapp.api.trust import store_provider
 
     provider = CaProvider(
@@ -145,6 +151,7 @@ def refresh_command(cli: CliContext) -> None:
 @pass_cli
 def import_demo_command(cli: CliContext, pki_dir: Path) -> None:
     """信任 `pki demo` 生成的演示 CA / Trust the demo CAs written by `tenderhall pki demo`."""
+    from signing.trust import demo_trust_store
     from webapp.api.trust import refresh_revocation, store_provider
 
     try:

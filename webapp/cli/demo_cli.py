@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 
-from storage import migrate
 from trading.errors import DomainError
 from webapp.cli import CliContext, fail, pass_cli
 
@@ -22,6 +21,7 @@ from webapp.cli import CliContext, fail, pass_cli
 @pass_cli
 def demo(cli: CliContext, data_dir: Path | None) -> None:
     """填充演示数据 / Fill a fresh platform with demo PKI, organisations, people and tenders."""
+    from storage import migrate
     from webapp.demo import fill_demo
     from webapp.services import build_services
 

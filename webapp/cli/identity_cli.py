@@ -7,7 +7,6 @@ import sys
 
 import click
 
-from signing.passwords import Argon2PasswordHasher
 from trading.errors import DomainError
 from trading.identity import services as identity
 from trading.identity.model import Membership, OrgType, Principal, Role
@@ -35,6 +34,7 @@ def bootstrap(
     password: str,
 ) -> None:
     """创建交易中心和首个管理员 / Create the trading centre and its first administrator."""
+    from signing.passwords import Argon2PasswordHasher
     from webapp.services import build_services
 
     settings = cli.settings

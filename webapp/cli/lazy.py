@@ -26,7 +26,7 @@ class LazyCommand:
     """``"package.module:attribute"``, the click command object."""
     help: str
     """The command's help (its docstring), shortened for the listing exactly as click would;
-    ``tests/unit/test_cli_lazy.py`` checks it against the command itself."""
+    ``tests/e2e/test_cli_startup.py`` checks it against the command itself."""
 
 
 class LazyGroup(click.Group):

@@ -9,18 +9,17 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import click
-from asn1crypto import keys as asn1_keys
-from asn1crypto import pem
-from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
-from signing.pdf_verify import PdfVerdict, SignatureReport
 from signing.verdicts import Status
 from trading.errors import DomainError
+
+if TYPE_CHECKING:  # pyHanko and asn1crypto are imported by the commands that use them
+    from asn1crypto import x509 as asn1_x509
+
+    from signing.pdf_verify import PdfVerdict, SignatureReport
 
 _EXIT = {Status.VALID: 0, Status.INVALID: 1, Status.INDETERMINATE: 2}
 _STATUS_ZH = {Status.VALID: "有效", Status.INVALID: "无效", Status.INDETERMINATE: "无法确定"}
@@ -53,6 +52,9 @@ def _fail(exc: DomainError) -> None:
 
 def load_certificates(path: Path) -> list[asn1_x509.Certificate]:
     """Every certificate in a PEM bundle or a single DER file."""
+    from asn1crypto import pem
+    from asn1crypto import x509 as asn1_x509
+
     try:
         data = path.read_bytes()
         if pem.detect(data):
@@ -67,6 +69,8 @@ def load_certificates(path: Path) -> list[asn1_x509.Certificate]:
 
 
 def load_crl(path: Path) -> bytes:
+    from asn1crypto import pem
+
     try:
         data = path.read_bytes()
         if pem.detect(data):
@@ -192,10 +196,7 @@ def _platform_timestamper() -> Any:
 def _platform_trust() -> Any:
     """The validation context of the CA providers configured on the platform (its database),
     plus the platform's own TSA. Where no platform is set up, nothing is trusted."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from signing.trust import TrustStore
-    from webapp.services import build_services
 
     settings = _platform_settings()
     if settings.database_url is None and not (settings.data_dir / "tenderhall.db").exists():
@@ -205,6 +206,10 @@ def _platform_trust() -> Any:
             err=True,
         )
         return TrustStore().validation_context()
+    # Only now: without a platform database, verifying needs no SQLAlchemy.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from webapp.services import build_services
 
     async def load() -> Any:
         services = build_services(settings)
@@ -227,6 +232,10 @@ def _load_timestamper(url: str | None, key: Path | None, password: str | None) -
         return HTTPTimeStamper(url)
     if key is None:
         return _platform_timestamper()
+    from asn1crypto import keys as asn1_keys
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 

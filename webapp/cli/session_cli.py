@@ -13,16 +13,15 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import httpx
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from signing.keys import load_key_bundle
 from trading.errors import DomainError
 from webapp.cli import fail
+
+if TYPE_CHECKING:  # imported by login and logout: `saved_token` alone needs neither
+    import httpx
 
 
 def sessions_file() -> Path:
@@ -55,6 +54,8 @@ def saved_token(server: str) -> str | None:
 
 
 def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    import httpx
+
     try:
         response = client.post(path, json=body)
     except httpx.HTTPError as exc:
@@ -71,6 +72,9 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, An
 
 
 def _sign(key: Any, message: bytes) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key.sign(message, ec.ECDSA(hashes.SHA256()))
     return key.sign(message, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[no-any-return]
@@ -90,6 +94,11 @@ def login(
     server: str, username: str | None, key: Path | None, password: str | None, org_id: str | None
 ) -> None:
     """登录并保存令牌 / Sign in (password or certificate) and keep the token for this server."""
+    import httpx
+    from cryptography.hazmat.primitives import serialization
+
+    from signing.keys import load_key_bundle
+
     if (username is None) == (key is None):
         fail("请指定 --username 或 --key 之一", "give either --username or --key")
     base = server.rstrip("/")
@@ -129,6 +138,8 @@ def login(
 @click.option("--server", required=True)
 def logout(server: str) -> None:
     """注销并删除令牌 / Sign out: revoke the token on the server and forget it."""
+    import httpx
+
     base = server.rstrip("/")
     token = saved_token(base)
     if token is None:
