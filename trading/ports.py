@@ -122,8 +122,14 @@ class ObjectStore(Protocol):
         *,
         content_type: str = "application/octet-stream",
         retain_until: datetime | None = None,
+        part_size: int | None = None,
     ) -> UploadSession:
-        """Open a resumable upload for ``key`` (which must not exist yet)."""
+        """Open a resumable upload for ``key`` (which must not exist yet).
+
+        With ``part_size``, every part but the last must have exactly that many bytes (checked
+        on completion; a larger part is refused at once), and the store may keep the parts in
+        place so that completing does not copy them again.
+        """
         ...
 
     async def upload_part(

@@ -46,7 +46,7 @@ from storage.objects.sessions import (
     fsync_dir,
     write_file_durably,
 )
-from storage.objects.spool import disk_errors, settle, spool
+from storage.objects.spool import disk_errors, hash_file, settle, spool
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -144,6 +144,45 @@ class FilesystemObjectStore(SessionUploads):
             # Shielded: a cancelled put must still remove its file if it was not committed.
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lambda: tmp.unlink(missing_ok=True))
+        return info
+
+    async def adopt(
+        self,
+        key: str,
+        path: Path,
+        size: int,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> StoredObject:
+        validate_key(key)
+        check_retain_until(retain_until)
+        if await self.exists(key):
+            raise ObjectExistsError(key)
+
+        def same_filesystem() -> bool:
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+            return path.stat().st_dev == (self.root / "tmp").stat().st_dev
+
+        if not await anyio.to_thread.run_sync(disk_errors(same_filesystem)):
+            return await self.put(  # upload sessions kept on another disk: copy once
+                key,
+                self._sessions.iter_content([path]),
+                content_type=content_type,
+                retain_until=retain_until,
+            )
+        hashed = await anyio.to_thread.run_sync(disk_errors(lambda: hash_file(path, fsync=True)))
+        if hashed.size != size:
+            raise StorageUnavailableError(f"{path}: {hashed.size} bytes, expected {size}")
+        info = StoredObject(
+            key=key,
+            size=hashed.size,
+            sha256=hashed.sha256,
+            content_type=content_type,
+            created_at=self._clock.now(),
+            retain_until=retain_until,
+        )
+        await anyio.to_thread.run_sync(disk_errors(self._commit), key, path, info)
         return info
 
     def _commit(self, key: str, tmp: Path, info: StoredObject) -> None:

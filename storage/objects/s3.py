@@ -55,7 +55,7 @@ from storage.objects.common import (
     validate_key,
 )
 from storage.objects.sessions import SessionUploads, UploadSessions
-from storage.objects.spool import settle, spool_after
+from storage.objects.spool import Spooled, disk_errors, hash_file, settle, spool_after
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -241,20 +241,51 @@ class S3ObjectStore(SessionUploads):
         try:
             spooled = await spool_after(hasher, head, chunks, spool_path)
             del head
-            metadata, retention = self._metadata(
-                spooled.sha256, content_type, retain_until, created_at
+            await self._upload_file(
+                key, spool_path, spooled, content_type, retain_until, created_at
             )
-            handle = await anyio.to_thread.run_sync(spool_path.open, "rb")
-            try:
-                await self._upload(key, handle, spooled.size, content_type, metadata, retention)
-            finally:
-                handle.close()
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(lambda: spool_path.unlink(missing_ok=True))
         return StoredObject(
             key, spooled.size, spooled.sha256, content_type, created_at, retain_until
         )
+
+    async def adopt(
+        self,
+        key: str,
+        path: Path,
+        size: int,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> StoredObject:
+        validate_key(key)
+        check_retain_until(retain_until)
+        if await self.exists(key):
+            raise ObjectExistsError(key)
+        created_at = self._clock.now()
+        hashed = await anyio.to_thread.run_sync(disk_errors(hash_file), path)
+        if hashed.size != size:
+            raise StorageUnavailableError(f"{path}: {hashed.size} bytes, expected {size}")
+        await self._upload_file(key, path, hashed, content_type, retain_until, created_at)
+        return StoredObject(key, hashed.size, hashed.sha256, content_type, created_at, retain_until)
+
+    async def _upload_file(
+        self,
+        key: str,
+        path: Path,
+        content: Spooled,
+        content_type: str,
+        retain_until: datetime | None,
+        created_at: datetime,
+    ) -> None:
+        metadata, retention = self._metadata(content.sha256, content_type, retain_until, created_at)
+        handle = await anyio.to_thread.run_sync(path.open, "rb")
+        try:
+            await self._upload(key, handle, content.size, content_type, metadata, retention)
+        finally:
+            handle.close()
 
     async def _upload(
         self,

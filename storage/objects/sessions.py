@@ -2,17 +2,26 @@
 
 Layout under the sessions root::
 
-    <upload_id>/session.json            key, content type, retention, opened at
-    <upload_id>/part-00001.json         number, size, sha256, and the file holding the bytes
-    <upload_id>/part-00001-<rand>.bin   the bytes of that part
+    <upload_id>/session.json            key, content type, retention, opened at, part size
+    <upload_id>/part-00001.json         number, size, sha256 (and the file holding the bytes)
+    <upload_id>/part-00001-<rand>.bin   the bytes of that part (sessions without a part size)
+    <upload_id>/content.bin             all parts in place (sessions with a part size)
 
-A part is committed when its JSON is renamed into place (after the bytes were fsynced), so a crash
-mid-part leaves the previous version of that part, or none; resending a part number replaces it.
-Everything is on disk, so a session survives a restart of the process.
+A session opened with a fixed part size (every part but the last has exactly that many bytes, as
+the bid upload contract says) writes part ``n`` straight into ``content.bin`` at offset
+``(n - 1) * part_size``: completing it hands that file to the backend as the object's content, so
+the bytes are written to disk once, not once as parts and again as the object. Other sessions keep
+a file per part and are joined by the backend's ``put`` on completion.
+
+A part is committed when its JSON is renamed into place (after the bytes were fsynced). Resending
+a part number first withdraws the old JSON, so a crash mid-part leaves that part absent (never
+half-old, half-new) and the client sends it again. Everything is on disk, so a session survives a
+restart of the process.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -38,12 +47,17 @@ from trading.errors import ObjectExistsError, UploadError
 from trading.ports import Clock, StoredObject, UploadPart, UploadSession
 
 MAX_PART_NUMBER = 10_000
+CONTENT_FILE = "content.bin"
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _PART_JSON = re.compile(r"^part-(\d{5})\.json$")
 
 
-def write_file_durably(path: Path, data: bytes | bytearray) -> None:
-    """Write ``data`` to a fresh temporary file beside ``path`` and rename it over ``path``."""
+def write_file_durably(path: Path, data: bytes | bytearray, *, sync: bool = True) -> None:
+    """Write ``data`` to a fresh temporary file beside ``path`` and rename it over ``path``.
+
+    Without ``sync`` the rename is still atomic (readers see the old or the new file, whole),
+    but a power loss may undo it.
+    """
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -51,7 +65,8 @@ def write_file_durably(path: Path, data: bytes | bytearray) -> None:
         while view:
             written = os.write(fd, view)
             view = view[written:]
-        os.fsync(fd)
+        if sync:
+            os.fsync(fd)
     finally:
         os.close(fd)
     tmp.replace(path)
@@ -93,7 +108,12 @@ class UploadSessions:
         return path
 
     def create(
-        self, key: str, content_type: str, retain_until: datetime | None, now: datetime
+        self,
+        key: str,
+        content_type: str,
+        retain_until: datetime | None,
+        now: datetime,
+        part_size: int | None = None,
     ) -> UploadSession:
         self.root.mkdir(parents=True, exist_ok=True)
         upload_id = secrets.token_hex(16)
@@ -104,6 +124,7 @@ class UploadSessions:
             "content_type": content_type,
             "retain_until": format_instant(retain_until) if retain_until else None,
             "opened_at": format_instant(now),
+            "part_size": part_size,
         }
         write_file_durably(path / "session.json", json.dumps(record).encode())
         fsync_dir(self.root)
@@ -120,6 +141,12 @@ class UploadSessions:
             parts=tuple(part for part, _ in self._parts(path)),
         )
 
+    def part_size(self, upload_id: str) -> int | None:
+        """The session's fixed part size, or None for a session of free-sized parts."""
+        record = json.loads((self._dir(upload_id) / "session.json").read_text(encoding="utf-8"))
+        size = record.get("part_size")
+        return int(size) if size else None
+
     def _parts(self, path: Path) -> list[tuple[UploadPart, Path]]:
         found: list[tuple[UploadPart, Path]] = []
         for entry in path.iterdir():
@@ -127,7 +154,7 @@ class UploadSessions:
                 continue
             record: dict[str, Any] = json.loads(entry.read_text(encoding="utf-8"))
             part = UploadPart(int(record["number"]), int(record["size"]), str(record["sha256"]))
-            found.append((part, path / str(record["file"])))
+            found.append((part, path / str(record.get("file", CONTENT_FILE))))
         found.sort(key=lambda item: item[0].number)
         return found
 
@@ -153,6 +180,9 @@ class UploadSessions:
             )
         path = self._dir(upload_id)
         meta_path = path / f"part-{number:05d}.json"
+        part_size = self.part_size(upload_id)
+        if part_size is not None:
+            return self._store_in_place(path, meta_path, number, data, digest, part_size)
         previous: str | None = None
         data_name = f"part-{number:05d}-{secrets.token_hex(6)}.bin"
         try:
@@ -169,14 +199,104 @@ class UploadSessions:
             (path / previous).unlink(missing_ok=True)
         return UploadPart(number, len(data), digest)
 
-    def ordered_files(self, upload_id: str) -> list[Path]:
-        """The part files in order, after checking that the parts are exactly 1..n."""
-        parts = self._parts(self._dir(upload_id))
-        if not parts:
+    def _store_in_place(
+        self,
+        path: Path,
+        meta_path: Path,
+        number: int,
+        data: bytes | bytearray,
+        digest: str,
+        part_size: int,
+    ) -> UploadPart:
+        if len(data) > part_size:
+            raise UploadError(
+                f"Part {number} has {len(data)} bytes; parts of this upload have at most "
+                f"{part_size}.",
+                f"分片 {number} 有 {len(data)} 字节；本次上传的分片最多 {part_size} 字节。",
+                number=number,
+                part_size=part_size,
+            )
+        content = path / CONTENT_FILE
+        try:
+            fd = os.open(content, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                # Shared with other parts, exclusive with completion (see assembled): a part is
+                # either in the content completion takes, or refused.
+                fcntl.flock(fd, fcntl.LOCK_SH)
+                if os.fstat(fd).st_ino != content.stat().st_ino:
+                    raise FileNotFoundError(content)  # taken for completion meanwhile
+                if meta_path.exists():
+                    # Withdrawn before its bytes are overwritten: a crash in between leaves the
+                    # part missing, which the client sees and sends again, never half old.
+                    meta_path.unlink()
+                    fsync_dir(path)
+                view, offset = memoryview(data), (number - 1) * part_size
+                while view:
+                    written = os.pwrite(fd, view, offset)
+                    view, offset = view[written:], offset + written
+                os.fdatasync(fd)
+                # The record is written after the bytes are on disk, but not itself synced: a
+                # power loss can only lose it, and a lost part is simply sent again.
+                record = {"number": number, "size": len(data), "sha256": digest}
+                write_file_durably(meta_path, json.dumps(record).encode(), sync=False)
+            finally:
+                os.close(fd)
+        except FileNotFoundError:  # aborted or completed meanwhile
+            raise UnknownUploadError(path.name) from None
+        return UploadPart(number, len(data), digest)
+
+    def take_assembled(self, upload_id: str) -> tuple[Path, int]:
+        """Take the in-place content of a fixed-part-size session for completion.
+
+        Checks that the parts run 1..n and all but the last are full, cuts the file to their
+        total and renames it to a name of its own, under the lock that part writes share: no
+        part can change the bytes afterwards. :meth:`give_back` undoes this if completion fails.
+        """
+        path = self._dir(upload_id)
+        part_size = self.part_size(upload_id)
+        if part_size is None:
+            raise ValueError("only sessions with a part size are assembled in place")
+        content = path / CONTENT_FILE
+        try:
+            fd = os.open(content, os.O_RDWR)
+        except FileNotFoundError:
+            self._check_sequence(upload_id, [p.number for p, _ in self._parts(path)])
+            raise UploadError(  # the parts are there, their content was taken
+                "The upload is being completed by another request.",
+                "该上传正由另一请求完成。",
+                upload_id=upload_id,
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            parts = [part for part, _ in self._parts(path)]
+            self._check_sequence(upload_id, [part.number for part in parts])
+            short = [part.number for part in parts[:-1] if part.size != part_size]
+            if short:
+                raise UploadError(
+                    f"Parts {short[:10]} are shorter than {part_size} bytes; only the last "
+                    "part may be.",
+                    f"分片 {short[:10]} 不足 {part_size} 字节；只有最后一个分片可以较短。",
+                    upload_id=upload_id,
+                    short=short,
+                )
+            size = sum(part.size for part in parts)
+            os.ftruncate(fd, size)  # a longer last part may have been replaced by a shorter one
+            taken = path / f"assembled-{secrets.token_hex(6)}.bin"
+            content.rename(taken)
+        finally:
+            os.close(fd)
+        return taken, size
+
+    def give_back(self, upload_id: str, taken: Path) -> None:
+        """Put content taken by :meth:`take_assembled` back, so that completing can be retried."""
+        if taken.exists():
+            taken.rename(taken.parent / CONTENT_FILE)
+
+    def _check_sequence(self, upload_id: str, numbers: list[int]) -> None:
+        if not numbers:
             raise UploadError(
                 "The upload has no parts yet.", "上传尚未包含任何分片。", upload_id=upload_id
             )
-        numbers = [part.number for part, _ in parts]
         missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
         if missing:
             raise UploadError(
@@ -185,6 +305,11 @@ class UploadSessions:
                 upload_id=upload_id,
                 missing=missing,
             )
+
+    def ordered_files(self, upload_id: str) -> list[Path]:
+        """The part files in order, after checking that the parts are exactly 1..n."""
+        parts = self._parts(self._dir(upload_id))
+        self._check_sequence(upload_id, [part.number for part, _ in parts])
         return [file for _, file in parts]
 
     def remove(self, upload_id: str) -> None:
@@ -223,19 +348,35 @@ class SessionUploads(ABC):
         retain_until: datetime | None = None,
     ) -> StoredObject: ...
 
+    @abstractmethod
+    async def adopt(
+        self,
+        key: str,
+        path: Path,
+        size: int,
+        *,
+        content_type: str = "application/octet-stream",
+        retain_until: datetime | None = None,
+    ) -> StoredObject:
+        """Store the local file ``path`` (``size`` bytes, which nobody writes any more) as
+        ``key``, consuming the file where the backend can (the filesystem store renames it)."""
+
     async def begin_upload(
         self,
         key: str,
         *,
         content_type: str = "application/octet-stream",
         retain_until: datetime | None = None,
+        part_size: int | None = None,
     ) -> UploadSession:
         validate_key(key)
         check_retain_until(retain_until)
+        if part_size is not None and part_size <= 0:
+            raise ValueError("part_size must be positive")
         if await self.exists(key):
             raise ObjectExistsError(key)
         return await anyio.to_thread.run_sync(
-            self._sessions.create, key, content_type, retain_until, self._clock.now()
+            self._sessions.create, key, content_type, retain_until, self._clock.now(), part_size
         )
 
     async def upload_part(
@@ -250,13 +391,28 @@ class SessionUploads(ABC):
 
     async def complete_upload(self, upload_id: str) -> StoredObject:
         session = await self.upload_status(upload_id)
-        files = await anyio.to_thread.run_sync(self._sessions.ordered_files, upload_id)
-        info = await self.put(
-            session.key,
-            self._sessions.iter_content(files),
-            content_type=session.content_type,
-            retain_until=session.retain_until,
-        )
+        if await anyio.to_thread.run_sync(self._sessions.part_size, upload_id) is None:
+            files = await anyio.to_thread.run_sync(self._sessions.ordered_files, upload_id)
+            info = await self.put(
+                session.key,
+                self._sessions.iter_content(files),
+                content_type=session.content_type,
+                retain_until=session.retain_until,
+            )
+        else:
+            taken, size = await anyio.to_thread.run_sync(self._sessions.take_assembled, upload_id)
+            try:
+                info = await self.adopt(
+                    session.key,
+                    taken,
+                    size,
+                    content_type=session.content_type,
+                    retain_until=session.retain_until,
+                )
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._sessions.give_back, upload_id, taken)
+                raise
         await anyio.to_thread.run_sync(self._sessions.remove, upload_id)
         return info
 

@@ -123,6 +123,27 @@ async def _spool(
     return Spooled(size, hasher.hexdigest())
 
 
+HASH_READ_SIZE = 4 * 1024 * 1024
+
+
+def hash_file(path: Path, *, fsync: bool = False) -> Spooled:
+    """Size and SHA-256 of a local file, read in large pieces (blocking: run it in a thread).
+
+    With ``fsync`` the file is also made durable, for content that goes on as it is.
+    """
+    hasher = hashlib.sha256()
+    size = 0
+    with path.open("rb", buffering=0) as handle:
+        buffer = bytearray(HASH_READ_SIZE)
+        with memoryview(buffer) as view:
+            while count := handle.readinto(buffer):
+                hasher.update(view[:count])
+                size += count
+        if fsync:
+            os.fsync(handle.fileno())
+    return Spooled(size, hasher.hexdigest())
+
+
 async def spool_after(
     hasher: Any,
     head: bytes | bytearray,

@@ -144,6 +144,7 @@ class UploadingStore(MemoryObjectStore):
         *,
         content_type: str = "application/octet-stream",
         retain_until: datetime | None = None,
+        part_size: int | None = None,
     ) -> UploadSession:
         upload_id = hashlib.sha256(key.encode()).hexdigest()[:32]
         self.sessions[upload_id] = UploadSession(upload_id, key, content_type, retain_until, ())

@@ -198,6 +198,45 @@ async def test_upload_with_a_gap_or_no_parts_is_refused(store: ObjectStore) -> N
     assert await read_all(store, "gappy") == b"abc"
 
 
+async def test_fixed_size_parts_are_kept_in_place_and_checked_on_completion(
+    store: ObjectStore, make_store: StoreFactory
+) -> None:
+    size = 4096
+    part1, part2, part3 = pattern(size, 1), pattern(size, 2), pattern(100, 3)
+    session = await store.begin_upload("bids/in-place", part_size=size)
+    await store.upload_part(session.upload_id, 3, pattern(size, 9))  # a full last part, for now
+    await store.upload_part(session.upload_id, 2, part2[:-1])  # one byte short
+    with pytest.raises(UploadError) as too_big:
+        await store.upload_part(session.upload_id, 1, part1 + b"!")
+    assert too_big.value.details["part_size"] == size
+    await store.upload_part(session.upload_id, 1, part1)
+    with pytest.raises(UploadError) as short:
+        await store.complete_upload(session.upload_id)
+    assert short.value.details["short"] == [2]
+    assert not await store.exists("bids/in-place")
+    store = make_store()  # a restarted process resumes the session
+    await store.upload_part(session.upload_id, 2, part2)  # replaced in place
+    await store.upload_part(session.upload_id, 3, part3)  # shorter than the part it replaces
+    info = await store.complete_upload(session.upload_id)
+    whole = part1 + part2 + part3
+    assert (info.size, info.sha256) == (len(whole), hashlib.sha256(whole).hexdigest())
+    assert await read_all(store, "bids/in-place") == whole
+    with pytest.raises(UploadError):  # the session is gone: a late part has nowhere to go
+        await store.upload_part(session.upload_id, 3, part3)
+    assert await read_all(store, "bids/in-place") == whole
+
+
+async def test_fixed_size_upload_without_parts_is_refused(store: ObjectStore) -> None:
+    session = await store.begin_upload("bids/empty", part_size=1024)
+    with pytest.raises(UploadError):
+        await store.complete_upload(session.upload_id)
+    await store.upload_part(session.upload_id, 2, b"b")
+    with pytest.raises(UploadError) as caught:
+        await store.complete_upload(session.upload_id)
+    assert caught.value.details["missing"] == [1]
+    assert not await store.exists("bids/empty")
+
+
 async def test_aborted_upload_is_gone(store: ObjectStore) -> None:
     session = await store.begin_upload("aborted", retain_until=None)
     await store.upload_part(session.upload_id, 1, b"data")

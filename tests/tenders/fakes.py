@@ -224,6 +224,7 @@ class MemoryObjectStore:
         *,
         content_type: str = "application/octet-stream",
         retain_until: datetime | None = None,
+        part_size: int | None = None,
     ) -> UploadSession:
         raise NotImplementedError
 

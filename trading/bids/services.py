@@ -241,8 +241,13 @@ async def start_upload(
     evidence: Evidence,
     now: datetime,
     retain_until: datetime | None,
+    chunk_size: int | None = None,
 ) -> tuple[BidUpload, UploadSession]:
-    """Open a resumable upload of a sealed envelope for one lot."""
+    """Open a resumable upload of a sealed envelope for one lot.
+
+    With ``chunk_size`` (the API's), every chunk but the last must be exactly that size, which
+    lets the store write the chunks in place and keep the envelope on disk only once.
+    """
     _bidder(actor)
     sha256 = cmd.sha256.strip().lower()
     if cmd.size <= 0:
@@ -259,7 +264,7 @@ async def start_upload(
             raise OpeningKeyMissingError(lot.number)
     key = bid_object_key(tender.id, lot.id)
     session = await objects.begin_upload(
-        key, content_type="application/pkcs7-mime", retain_until=retain_until
+        key, content_type="application/pkcs7-mime", retain_until=retain_until, part_size=chunk_size
     )
     upload = BidUpload(
         id=session.upload_id,

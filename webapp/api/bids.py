@@ -335,6 +335,7 @@ async def start_upload(
         evidence=_evidence(request),
         now=now,
         retain_until=now + timedelta(days=settings.retention_days),
+        chunk_size=settings.upload_chunk_bytes,
     )
     return _upload_response(upload, settings.upload_chunk_bytes, session.parts)
 
