@@ -32,6 +32,7 @@ import functools
 import hashlib
 import io
 import secrets
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -68,6 +69,8 @@ from trading.ports import Clock, StoredObject, SystemClock
 MiB = 1024 * 1024
 PART_SIZE = 6 * MiB
 """Multipart part size: memory per upload is a few parts (the SDK sends up to 3 in parallel)."""
+UPLOAD_MEMORY_BUDGET = 48 * MiB
+"""Parts of all multipart uploads in flight at once; further uploads wait for a slot."""
 
 MAX_LINK_LIFETIME = timedelta(days=7)
 """The longest a presigned URL may live (AWS Signature V4)."""
@@ -113,6 +116,11 @@ class S3ObjectStore(SessionUploads):
         self._clock = clock or SystemClock()
         self._part_size = part_size
         self._parallel = parallel_uploads
+        # Each multipart upload holds up to parallel + 1 parts in memory; many bids completing
+        # at once would otherwise add that up without bound.
+        self._upload_slots = threading.BoundedSemaphore(
+            max(1, UPLOAD_MEMORY_BUDGET // ((parallel_uploads + 1) * part_size))
+        )
         credentials: dict[str, Any] = {
             "access_key": access_key or None,
             "secret_key": secret_key or None,
@@ -300,7 +308,7 @@ class S3ObjectStore(SessionUploads):
         part_size = max(self._part_size, -(-size // 10_000 // MiB) * MiB)
         try:
             await self._run(
-                self._client.put_object,
+                self._bounded_put_object,
                 self.bucket,
                 key,
                 data,
@@ -313,6 +321,11 @@ class S3ObjectStore(SessionUploads):
             )
         except S3Error as exc:
             raise _unavailable(exc) from exc
+
+    def _bounded_put_object(self, *args: Any, **kwargs: Any) -> None:
+        """``put_object`` within the memory budget for uploads (blocking: runs in a thread)."""
+        with self._upload_slots:
+            self._client.put_object(*args, **kwargs)
 
     def _metadata(
         self, sha256: str, content_type: str, retain_until: datetime | None, now: datetime

@@ -123,7 +123,7 @@ async def _spool(
     return Spooled(size, hasher.hexdigest())
 
 
-HASH_READ_SIZE = 4 * 1024 * 1024
+HASH_READ_SIZE = 1024 * 1024
 
 
 def hash_file(path: Path, *, fsync: bool = False) -> Spooled:

@@ -41,7 +41,9 @@ def serve(cli: CliContext, host: str | None, port: int | None, data_dir: Path | 
     import uvicorn
 
     from webapp.app import create_app
+    from webapp.memory import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before the server starts its threads
     settings = _with_overrides(cli.settings, host, port, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(
