@@ -8,10 +8,12 @@ by wall time and by peak RSS as GNU ``/usr/bin/time`` reports it (``%M``):
 
 * ``sha256sum FILE`` — the floor: reading and hashing every byte once;
 * ``pdfsig -nocert FILE`` — poppler checking the signature (its own trust store, hence -nocert);
+* ``tenderhall pdf verify FILE --trust ROOT --crl CRL`` — the product's command, as a person
+  runs it (full validation: digest, chain, CRL, timestamp, difference analysis), start-up,
+  imports and exit included;
 * ``python3 benchmarks/pdf_verify.py --child FILE`` — :func:`signing.pdf_verify.validate_pdf`
-  with the test root as trust (full validation: digest, chain, CRL, timestamp, difference
-  analysis). Its time includes interpreter start-up and imports; the child also reports the time
-  spent inside ``validate_pdf`` alone.
+  with the same trust, which also reports the time spent inside ``validate_pdf`` alone (what the
+  server pays per upload, its imports long done).
 
 Targets (issue 4): within 2x of pdfsig, peak RSS under 100 MB.
 """
@@ -139,6 +141,18 @@ def main() -> None:
     commands = {
         "sha256sum": ["sha256sum", str(signed)],
         "pdfsig": ["pdfsig", "-nocert", str(signed)],
+        "pdf verify": [
+            sys.executable,
+            "-m",
+            "webapp",
+            "pdf",
+            "verify",
+            str(signed),
+            "--trust",
+            str(root),
+            "--crl",
+            str(crl),
+        ],
         "validate_pdf": [
             sys.executable,
             str(Path(__file__).resolve()),
@@ -165,6 +179,8 @@ def main() -> None:
             detail = json.loads(str(last["out"]).strip().splitlines()[-1])
             rows[name]["inner"] = detail["inner"]
             print(f"validate_pdf verdict: {detail['status']} {detail['codes']}")
+        elif name == "pdf verify":
+            print(f"tenderhall pdf verify: exit {last['rc']} (0 = valid)")
         elif name == "pdfsig":
             ok = "Signature is Valid." in str(last["out"])
             print(f"pdfsig: {'Signature is Valid.' if ok else 'signature NOT valid'}")
@@ -179,13 +195,13 @@ def main() -> None:
         f"validate_pdf in-process (without start-up/imports): {inner:.3f} s "
         f"({inner / base:.2f} x pdfsig)"
     )
-    process_ratio = rows["validate_pdf"]["wall"] / base
+    process_ratio = rows["pdf verify"]["wall"] / base
     print(
-        f"target time <= 2x pdfsig: per process {process_ratio:.2f}x "
+        f"target time <= 2x pdfsig: tenderhall pdf verify {process_ratio:.2f}x "
         f"({'met' if process_ratio <= 2 else 'NOT met'}); in-process {inner / base:.2f}x "
         f"({'met' if inner <= 2 * base else 'NOT met'})"
     )
-    rss_ok = rows["validate_pdf"]["rss_mb"] < 100
+    rss_ok = max(rows["pdf verify"]["rss_mb"], rows["validate_pdf"]["rss_mb"]) < 100
     print(f"target peak RSS < 100 MB: {'met' if rss_ok else 'NOT met'}")
 
 
