@@ -68,6 +68,10 @@ class UploadPart:
     sha256: str
 
 
+BytesLike = bytes | bytearray | memoryview
+"""Content handed to a store without copying it first."""
+
+
 @dataclass(frozen=True)
 class UploadSession:
     """A resumable upload in progress. Nothing is visible under ``key`` until it completes."""
@@ -133,12 +137,13 @@ class ObjectStore(Protocol):
         ...
 
     async def upload_part(
-        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
+        self, upload_id: str, number: int, data: BytesLike, *, sha256: str | None = None
     ) -> UploadPart:
         """Store one chunk. If ``sha256`` is given and does not match ``data``, refuse the chunk.
 
-        ``data`` may be a ``bytearray`` so that a web handler can pass the buffer it received the
-        chunk into, without a second copy of every chunk in memory.
+        ``data`` may be a ``bytearray`` or a ``memoryview`` of one, so that a web handler can pass
+        the (reused) buffer it received the chunk into, without a copy; the store keeps no
+        reference to it after returning.
 
         Re-sending a part number replaces that part (so a client may retry a chunk).
         """

@@ -6,8 +6,9 @@ Built once from settings and handed to use cases, the API, the CLI and workers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +64,26 @@ class _SignerSlot:
     bundle: KeyBundle | None = None
 
 
+class PartBuffers:
+    """The buffers upload parts are received into: at most ``slots`` in use at once, and kept
+    for the next part rather than allocated (and zero-filled, page by page) for every one."""
+
+    def __init__(self, slots: int) -> None:
+        self._slots = asyncio.Semaphore(slots)
+        self._free: list[bytearray] = []
+
+    @contextlib.asynccontextmanager
+    async def buffer(self, size: int) -> AsyncIterator[bytearray]:
+        async with self._slots:
+            buffer = self._free.pop() if self._free else bytearray(size)
+            if len(buffer) < size:  # the chunk size was raised since this buffer was made
+                buffer = bytearray(size)
+            try:
+                yield buffer
+            finally:
+                self._free.append(buffer)
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -75,7 +96,7 @@ class Services:
     _trust_cache: tuple[tuple[object, ...], TrustStore] | None = field(default=None, init=False)
     _tsa: TimestampAuthority | None = field(default=None, init=False)
     _platform_signer: _SignerSlot = field(default_factory=lambda: _SignerSlot(), init=False)
-    part_buffers: asyncio.Semaphore | None = field(default=None, init=False)
+    part_buffers: PartBuffers | None = field(default=None, init=False)
     """Upload parts held in memory at once (``webapp.api.bids``), created on first use."""
 
     async def trust_store(self) -> TrustStore:

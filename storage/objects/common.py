@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trading.errors import ValidationError
-from trading.ports import StoredObject
+from trading.ports import BytesLike, StoredObject
 
 CHUNK_SIZE = 1024 * 1024
 """Bytes per chunk when streaming out, and per write when streaming in (bounded memory)."""
@@ -128,7 +128,7 @@ def object_from_json(data: dict[str, Any]) -> StoredObject:
     )
 
 
-def sha256_hex(data: bytes | bytearray) -> str:
+def sha256_hex(data: BytesLike) -> str:
     return hashlib.sha256(data).hexdigest()
 
 

@@ -46,7 +46,7 @@ from storage.objects.sessions import (
     fsync_dir,
     write_file_durably,
 )
-from storage.objects.spool import disk_errors, hash_file, settle, spool
+from storage.objects.spool import disk_errors, known_content, settle, spool
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -154,6 +154,7 @@ class FilesystemObjectStore(SessionUploads):
         *,
         content_type: str = "application/octet-stream",
         retain_until: datetime | None = None,
+        sha256: str | None = None,
     ) -> StoredObject:
         validate_key(key)
         check_retain_until(retain_until)
@@ -171,9 +172,9 @@ class FilesystemObjectStore(SessionUploads):
                 content_type=content_type,
                 retain_until=retain_until,
             )
-        hashed = await anyio.to_thread.run_sync(disk_errors(lambda: hash_file(path, fsync=True)))
-        if hashed.size != size:
-            raise StorageUnavailableError(f"{path}: {hashed.size} bytes, expected {size}")
+        hashed = await anyio.to_thread.run_sync(
+            disk_errors(lambda: known_content(path, size, sha256, fsync=True))
+        )
         info = StoredObject(
             key=key,
             size=hashed.size,

@@ -56,7 +56,7 @@ from storage.objects.common import (
     validate_key,
 )
 from storage.objects.sessions import SessionUploads, UploadSessions
-from storage.objects.spool import Spooled, disk_errors, hash_file, settle, spool_after
+from storage.objects.spool import Spooled, disk_errors, known_content, settle, spool_after
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -267,15 +267,14 @@ class S3ObjectStore(SessionUploads):
         *,
         content_type: str = "application/octet-stream",
         retain_until: datetime | None = None,
+        sha256: str | None = None,
     ) -> StoredObject:
         validate_key(key)
         check_retain_until(retain_until)
         if await self.exists(key):
             raise ObjectExistsError(key)
         created_at = self._clock.now()
-        hashed = await anyio.to_thread.run_sync(disk_errors(hash_file), path)
-        if hashed.size != size:
-            raise StorageUnavailableError(f"{path}: {hashed.size} bytes, expected {size}")
+        hashed = await anyio.to_thread.run_sync(disk_errors(known_content), path, size, sha256)
         await self._upload_file(key, path, hashed, content_type, retain_until, created_at)
         return StoredObject(key, hashed.size, hashed.sha256, content_type, created_at, retain_until)
 

@@ -22,13 +22,16 @@ restart of the process.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,15 +47,17 @@ from storage.objects.common import (
     validate_key,
 )
 from trading.errors import ObjectExistsError, UploadError
-from trading.ports import Clock, StoredObject, UploadPart, UploadSession
+from trading.ports import BytesLike, Clock, StoredObject, UploadPart, UploadSession
 
 MAX_PART_NUMBER = 10_000
 CONTENT_FILE = "content.bin"
+_MAX_RUNNING = 10_000
+"""Sessions whose content is hashed as it arrives, at most (a few hundred bytes each)."""
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 _PART_JSON = re.compile(r"^part-(\d{5})\.json$")
 
 
-def write_file_durably(path: Path, data: bytes | bytearray, *, sync: bool = True) -> None:
+def write_file_durably(path: Path, data: BytesLike, *, sync: bool = True) -> None:
     """Write ``data`` to a fresh temporary file beside ``path`` and rename it over ``path``.
 
     Without ``sync`` the rename is still atomic (readers see the old or the new file, whole),
@@ -91,11 +96,29 @@ class UnknownUploadError(UploadError):
         )
 
 
+@dataclass
+class _RunningHash:
+    """SHA-256 of a fixed-part-size session's parts 1..n, as they arrived in order."""
+
+    hasher: Any
+    parts: list[tuple[int, str]]
+    """(number, sha256) of the parts hashed, to check against the committed ones."""
+    lock: threading.Lock
+
+
 class UploadSessions:
-    """The sessions of one store. Blocking methods: call them from a worker thread."""
+    """The sessions of one store. Blocking methods: call them from a worker thread.
+
+    For a fixed-part-size session whose parts arrive in order (as clients send them), the whole
+    content's SHA-256 is also computed as the parts arrive, so completing need not read it back.
+    That state lives in this process only: completion uses it only if it covers exactly the
+    committed parts (numbers and digests), and hashes the file otherwise.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._running: dict[str, _RunningHash] = {}
+        self._running_lock = threading.Lock()
 
     # --- blocking helpers ---------------------------------------------------------------------
 
@@ -159,7 +182,7 @@ class UploadSessions:
         return found
 
     def store_part(
-        self, upload_id: str, number: int, data: bytes | bytearray, sha256: str | None
+        self, upload_id: str, number: int, data: BytesLike, sha256: str | None
     ) -> UploadPart:
         if isinstance(number, bool) or not isinstance(number, int):
             raise UploadError("The part number must be an integer.", "分片序号必须是整数。")
@@ -204,7 +227,7 @@ class UploadSessions:
         path: Path,
         meta_path: Path,
         number: int,
-        data: bytes | bytearray,
+        data: BytesLike,
         digest: str,
         part_size: int,
     ) -> UploadPart:
@@ -230,6 +253,9 @@ class UploadSessions:
                     # part missing, which the client sees and sends again, never half old.
                     meta_path.unlink()
                     fsync_dir(path)
+                    self._forget_running(path.name)
+                else:
+                    self._hash_in_order(path.name, number, data, digest)
                 view, offset = memoryview(data), (number - 1) * part_size
                 while view:
                     written = os.pwrite(fd, view, offset)
@@ -245,12 +271,34 @@ class UploadSessions:
             raise UnknownUploadError(path.name) from None
         return UploadPart(number, len(data), digest)
 
-    def take_assembled(self, upload_id: str) -> tuple[Path, int]:
+    def _hash_in_order(self, upload_id: str, number: int, data: BytesLike, digest: str) -> None:
+        with self._running_lock:
+            running = self._running.get(upload_id)
+            if running is None and number == 1:
+                if len(self._running) >= _MAX_RUNNING:  # abandoned sessions: drop the oldest
+                    self._running.pop(next(iter(self._running)))
+                running = _RunningHash(hashlib.sha256(), [], threading.Lock())
+                self._running[upload_id] = running
+        if running is None:
+            return
+        with running.lock:
+            if [n for n, _ in running.parts] != list(range(1, number)):
+                self._forget_running(upload_id)  # out of order: completion hashes the file
+                return
+            running.hasher.update(data)
+            running.parts.append((number, digest))
+
+    def _forget_running(self, upload_id: str) -> None:
+        with self._running_lock:
+            self._running.pop(upload_id, None)
+
+    def take_assembled(self, upload_id: str) -> tuple[Path, int, str | None]:
         """Take the in-place content of a fixed-part-size session for completion.
 
         Checks that the parts run 1..n and all but the last are full, cuts the file to their
         total and renames it to a name of its own, under the lock that part writes share: no
         part can change the bytes afterwards. :meth:`give_back` undoes this if completion fails.
+        Returns the file, its size and its SHA-256 if the parts were hashed as they arrived.
         """
         path = self._dir(upload_id)
         part_size = self.part_size(upload_id)
@@ -285,7 +333,14 @@ class UploadSessions:
             content.rename(taken)
         finally:
             os.close(fd)
-        return taken, size
+        with self._running_lock:
+            running = self._running.get(upload_id)
+        sha256 = None
+        if running is not None:
+            with running.lock:
+                if running.parts == [(part.number, part.sha256) for part in parts]:
+                    sha256 = running.hasher.copy().hexdigest()
+        return taken, size, sha256
 
     def give_back(self, upload_id: str, taken: Path) -> None:
         """Put content taken by :meth:`take_assembled` back, so that completing can be retried."""
@@ -313,6 +368,7 @@ class UploadSessions:
         return [file for _, file in parts]
 
     def remove(self, upload_id: str) -> None:
+        self._forget_running(upload_id)
         shutil.rmtree(self._dir(upload_id), ignore_errors=True)
 
     # --- async API ----------------------------------------------------------------------------
@@ -357,9 +413,11 @@ class SessionUploads(ABC):
         *,
         content_type: str = "application/octet-stream",
         retain_until: datetime | None = None,
+        sha256: str | None = None,
     ) -> StoredObject:
         """Store the local file ``path`` (``size`` bytes, which nobody writes any more) as
-        ``key``, consuming the file where the backend can (the filesystem store renames it)."""
+        ``key``, consuming the file where the backend can (the filesystem store renames it).
+        ``sha256``, when the caller knows it, spares reading the file to hash it."""
 
     async def begin_upload(
         self,
@@ -380,7 +438,7 @@ class SessionUploads(ABC):
         )
 
     async def upload_part(
-        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
+        self, upload_id: str, number: int, data: BytesLike, *, sha256: str | None = None
     ) -> UploadPart:
         return await anyio.to_thread.run_sync(
             self._sessions.store_part, upload_id, number, data, sha256
@@ -400,7 +458,9 @@ class SessionUploads(ABC):
                 retain_until=session.retain_until,
             )
         else:
-            taken, size = await anyio.to_thread.run_sync(self._sessions.take_assembled, upload_id)
+            taken, size, sha256 = await anyio.to_thread.run_sync(
+                self._sessions.take_assembled, upload_id
+            )
             try:
                 info = await self.adopt(
                     session.key,
@@ -408,6 +468,7 @@ class SessionUploads(ABC):
                     size,
                     content_type=session.content_type,
                     retain_until=session.retain_until,
+                    sha256=sha256,
                 )
             except BaseException:
                 with anyio.CancelScope(shield=True):

@@ -144,6 +144,24 @@ def hash_file(path: Path, *, fsync: bool = False) -> Spooled:
     return Spooled(size, hasher.hexdigest())
 
 
+def known_content(path: Path, size: int, sha256: str | None, *, fsync: bool = False) -> Spooled:
+    """Size and SHA-256 of a local file that should hold ``size`` bytes (blocking).
+
+    ``sha256`` is the caller's digest of the content, if it has one; otherwise the file is read
+    and hashed. A file of another size is an error of the disk under us.
+    """
+    if sha256 is None:
+        content = hash_file(path, fsync=fsync)
+    else:
+        with path.open("rb") as handle:
+            if fsync:
+                os.fsync(handle.fileno())
+            content = Spooled(os.fstat(handle.fileno()).st_size, sha256)
+    if content.size != size:
+        raise StorageUnavailableError(f"{path}: {content.size} bytes, expected {size}")
+    return content
+
+
 async def spool_after(
     hasher: Any,
     head: bytes | bytearray,

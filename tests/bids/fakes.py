@@ -152,7 +152,12 @@ class UploadingStore(MemoryObjectStore):
         return self.sessions[upload_id]
 
     async def upload_part(
-        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
+        self,
+        upload_id: str,
+        number: int,
+        data: bytes | bytearray | memoryview,
+        *,
+        sha256: str | None = None,
     ) -> UploadPart:
         self.data[upload_id][number] = bytes(data)
         return UploadPart(number, len(data), hashlib.sha256(data).hexdigest())

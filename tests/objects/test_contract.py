@@ -226,6 +226,31 @@ async def test_fixed_size_parts_are_kept_in_place_and_checked_on_completion(
     assert await read_all(store, "bids/in-place") == whole
 
 
+async def test_in_order_parts_and_a_part_replaced_by_another_process(
+    store: ObjectStore, make_store: StoreFactory
+) -> None:
+    size = 4096
+    parts = [pattern(size, 1), pattern(size, 2), pattern(10, 3)]
+    session = await store.begin_upload("bids/in-order", part_size=size)
+    for number, data in enumerate(parts, start=1):
+        await store.upload_part(session.upload_id, number, data)
+    # Another process replaces part 2: the first one's digest of the parts as they arrived no
+    # longer describes the content, and completing there must not use it.
+    parts[1] = pattern(size, 7)
+    await make_store().upload_part(session.upload_id, 2, parts[1])
+    info = await store.complete_upload(session.upload_id)
+    whole = b"".join(parts)
+    assert (info.size, info.sha256) == (len(whole), hashlib.sha256(whole).hexdigest())
+    assert await read_all(store, "bids/in-order") == whole
+
+    session = await store.begin_upload("bids/in-order-2", part_size=size)
+    for number, data in enumerate(parts, start=1):
+        await store.upload_part(session.upload_id, number, data)
+    info = await store.complete_upload(session.upload_id)
+    assert info.sha256 == hashlib.sha256(whole).hexdigest()
+    assert await read_all(store, "bids/in-order-2") == whole
+
+
 async def test_fixed_size_upload_without_parts_is_refused(store: ObjectStore) -> None:
     session = await store.begin_upload("bids/empty", part_size=1024)
     with pytest.raises(UploadError):

@@ -229,7 +229,12 @@ class MemoryObjectStore:
         raise NotImplementedError
 
     async def upload_part(
-        self, upload_id: str, number: int, data: bytes | bytearray, *, sha256: str | None = None
+        self,
+        upload_id: str,
+        number: int,
+        data: bytes | bytearray | memoryview,
+        *,
+        sha256: str | None = None,
     ) -> UploadPart:
         raise NotImplementedError
 

@@ -50,6 +50,7 @@ from trading.identity.services import CertificateBinding
 from trading.ports import (
     AuditLog,
     AuditRecord,
+    BytesLike,
     ObjectStore,
     StoredObject,
     UploadPart,
@@ -290,7 +291,7 @@ async def put_part(
     objects: ObjectStore,
     upload_id: str,
     number: int,
-    data: bytes | bytearray,
+    data: BytesLike,
     *,
     sha256: str,
     chunk_size: int,

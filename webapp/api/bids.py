@@ -9,7 +9,6 @@ lists or counts them for anyone else. The client evidence (address, user agent,
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 from dataclasses import dataclass
@@ -34,18 +33,18 @@ from webapp.bids import (
     PlatformReceiptSigner,
     secret_box,
 )
-from webapp.services import Services
+from webapp.services import PartBuffers, Services
 
 CHUNK_HASH_HEADER = "x-content-sha256"
-PART_BUFFER_BUDGET = 32 * 1024 * 1024
+PART_BUFFER_BUDGET = 64 * 1024 * 1024
 """Bytes of upload parts the server holds in memory at once, whatever the number of clients: a
 part waits for a slot before its body is read (the client is held back by TCP flow control)."""
 
 
-def _part_slots(services: Services) -> asyncio.Semaphore:
+def _part_buffers(services: Services) -> PartBuffers:
     if services.part_buffers is None:
         slots = max(1, PART_BUFFER_BUDGET // services.settings.upload_chunk_bytes)
-        services.part_buffers = asyncio.Semaphore(slots)
+        services.part_buffers = PartBuffers(slots)
     return services.part_buffers
 
 
@@ -340,40 +339,34 @@ async def start_upload(
     return _upload_response(upload, settings.upload_chunk_bytes, session.parts)
 
 
-async def _read_chunk(request: Request[Any, Any, State], limit: int) -> bytearray:
-    """The request body, refused as soon as it exceeds ``limit``.
+async def _read_chunk(request: Request[Any, Any, State], buffer: bytearray, limit: int) -> int:
+    """Receive the request body into ``buffer``; its length. Refused as soon as it exceeds
+    ``limit`` (or its Content-Length), or if it ends before its Content-Length.
 
-    With a Content-Length the buffer is allocated once at its size and filled in place: with
-    many parallel uploads, growing buffers and extra copies would multiply the server's memory.
-    The buffer itself is handed to the object store (no ``bytes`` copy).
+    Filled in place: with many parallel uploads, growing buffers and extra copies would multiply
+    the server's memory. The buffer itself is handed to the object store (no ``bytes`` copy).
     """
     declared = request.headers.get("content-length", "")
+    size = limit
     if declared.isdigit():
         size = int(declared)
         if size > limit:
             raise ChunkTooLargeError(limit)
-        buffer = bytearray(size)
-        with memoryview(buffer) as view:
-            filled = 0
-            async for piece in request.stream():
-                end = filled + len(piece)
-                if end > size:
-                    raise ChunkTooLargeError(limit)
-                view[filled:end] = piece
-                filled = end
-        if filled != size:
-            raise ValidationError(
-                "The part ended before its Content-Length.",
-                "分片数据不完整（少于 Content-Length）。",
-                field="body",
-            )
-        return buffer
-    body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            raise ChunkTooLargeError(limit)
-    return body
+    filled = 0
+    with memoryview(buffer) as view:
+        async for piece in request.stream():
+            end = filled + len(piece)
+            if end > size:
+                raise ChunkTooLargeError(limit)
+            view[filled:end] = piece
+            filled = end
+    if declared.isdigit() and filled != size:
+        raise ValidationError(
+            "The part ended before its Content-Length.",
+            "分片数据不完整（少于 Content-Length）。",
+            field="body",
+        )
+    return filled
 
 
 @put(
@@ -396,20 +389,20 @@ async def put_part(
             field=CHUNK_HASH_HEADER,
         )
     limit = services.settings.upload_chunk_bytes
-    async with _part_slots(services):
-        data = await _read_chunk(request, limit)
-        part = await bids.put_part(
-            services.uow(),
-            services.objects,
-            upload_id,
-            number,
-            data,
-            sha256=declared,
-            chunk_size=limit,
-            actor=principal,
-            now=services.clock.now(),
-        )
-        del data  # the slot is free again only once the buffer is
+    async with _part_buffers(services).buffer(limit) as buffer:
+        length = await _read_chunk(request, buffer, limit)
+        with memoryview(buffer)[:length] as data:
+            part = await bids.put_part(
+                services.uow(),
+                services.objects,
+                upload_id,
+                number,
+                data,
+                sha256=declared,
+                chunk_size=limit,
+                actor=principal,
+                now=services.clock.now(),
+            )
     return PartModel.of(part)
 
 
