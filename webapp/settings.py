@@ -171,7 +171,8 @@ class Settings:
     )
     upload_chunk_bytes: int = _setting(
         8 * 1024 * 1024,
-        "Largest chunk of a resumable upload, in bytes.",
+        "Chunk size of resumable bid uploads, in bytes: every chunk but the last has exactly "
+        "this size.",
         "a positive integer",
         parse=_positive_int,
     )
