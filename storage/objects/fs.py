@@ -146,20 +146,16 @@ class FilesystemObjectStore(SessionUploads):
                 await anyio.to_thread.run_sync(lambda: tmp.unlink(missing_ok=True))
         return info
 
-    async def adopt(
+    async def _adopt(
         self,
         key: str,
         path: Path,
         size: int,
         *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-        sha256: str | None = None,
+        content_type: str,
+        retain_until: datetime | None,
+        sha256: str | None,
     ) -> StoredObject:
-        validate_key(key)
-        check_retain_until(retain_until)
-        if await self.exists(key):
-            raise ObjectExistsError(key)
 
         def same_filesystem() -> bool:
             (self.root / "tmp").mkdir(parents=True, exist_ok=True)

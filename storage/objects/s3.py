@@ -259,20 +259,16 @@ class S3ObjectStore(SessionUploads):
             key, spooled.size, spooled.sha256, content_type, created_at, retain_until
         )
 
-    async def adopt(
+    async def _adopt(
         self,
         key: str,
         path: Path,
         size: int,
         *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-        sha256: str | None = None,
+        content_type: str,
+        retain_until: datetime | None,
+        sha256: str | None,
     ) -> StoredObject:
-        validate_key(key)
-        check_retain_until(retain_until)
-        if await self.exists(key):
-            raise ObjectExistsError(key)
         created_at = self._clock.now()
         hashed = await anyio.to_thread.run_sync(disk_errors(known_content), path, size, sha256)
         await self._upload_file(key, path, hashed, content_type, retain_until, created_at)

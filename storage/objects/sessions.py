@@ -405,18 +405,19 @@ class SessionUploads(ABC):
     ) -> StoredObject: ...
 
     @abstractmethod
-    async def adopt(
+    async def _adopt(
         self,
         key: str,
         path: Path,
         size: int,
         *,
-        content_type: str = "application/octet-stream",
-        retain_until: datetime | None = None,
-        sha256: str | None = None,
+        content_type: str,
+        retain_until: datetime | None,
+        sha256: str | None,
     ) -> StoredObject:
-        """Store the local file ``path`` (``size`` bytes, which nobody writes any more) as
-        ``key``, consuming the file where the backend can (the filesystem store renames it).
+        """Store the local file ``path`` (``size`` bytes, which nobody writes any more) as the
+        new object ``key`` (already checked: valid, and not there when completion began),
+        consuming the file where the backend can (the filesystem store renames it).
         ``sha256``, when the caller knows it, spares reading the file to hash it."""
 
     async def begin_upload(
@@ -458,11 +459,13 @@ class SessionUploads(ABC):
                 retain_until=session.retain_until,
             )
         else:
+            if await self.exists(session.key):
+                raise ObjectExistsError(session.key)
             taken, size, sha256 = await anyio.to_thread.run_sync(
                 self._sessions.take_assembled, upload_id
             )
             try:
-                info = await self.adopt(
+                info = await self._adopt(
                     session.key,
                     taken,
                     size,

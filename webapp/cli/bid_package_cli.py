@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -27,6 +27,9 @@ _ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
 _ExistingPath = click.Path(exists=True, path_type=Path)
 _EXIT = {Status.VALID: 0, Status.INVALID: 1, Status.INDETERMINATE: 2}
 _STATUS_ZH = {Status.VALID: "有效", Status.INVALID: "无效", Status.INDETERMINATE: "无法确定"}
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _quiet_pyhanko() -> None:
@@ -422,18 +425,32 @@ def _keep_receipt(
     )
 
 
+def _sign_in_options(command: _F) -> _F:
+    """--token, --username and --password, as the commands that talk to the platform take them."""
+    options = [
+        click.option(
+            "--token",
+            envvar="TENDERHALL_TOKEN",
+            help="访问令牌 / bearer token (or TENDERHALL_TOKEN)",
+        ),
+        click.option("--username", help="用户名 / username"),
+        click.option(
+            "--password",
+            envvar="TENDERHALL_PASSWORD",
+            help="登录口令 / password (or TENDERHALL_PASSWORD)",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("submit")
 @click.argument("envelope", type=_ExistingFile)
 @click.option("--server", required=True, help="平台地址 / platform URL")
 @click.option("--tender", "tender_id", required=True, help="项目编号 / tender id")
 @click.option("--lot", "lot_number", required=True, type=click.IntRange(1), help="标段号 / lot")
-@click.option(
-    "--token", envvar="TENDERHALL_TOKEN", help="访问令牌 / bearer token (or TENDERHALL_TOKEN)"
-)
-@click.option("--username", help="用户名 / username")
-@click.option(
-    "--password", envvar="TENDERHALL_PASSWORD", help="登录口令 / password (or TENDERHALL_PASSWORD)"
-)
+@_sign_in_options
 @click.option(
     "--receipt",
     "receipt_path",
@@ -504,13 +521,7 @@ def submit_command(
     help="该投标的信封文件：核对回执并在其旁保存 / the bid's sealed envelope: the receipt is "
     "checked against it and saved beside it",
 )
-@click.option(
-    "--token", envvar="TENDERHALL_TOKEN", help="访问令牌 / bearer token (or TENDERHALL_TOKEN)"
-)
-@click.option("--username", help="用户名 / username")
-@click.option(
-    "--password", envvar="TENDERHALL_PASSWORD", help="登录口令 / password (or TENDERHALL_PASSWORD)"
-)
+@_sign_in_options
 @click.option(
     "--receipt",
     "receipt_path",
