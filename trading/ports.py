@@ -81,6 +81,8 @@ class UploadSession:
     content_type: str
     retain_until: datetime | None
     parts: tuple[UploadPart, ...]
+    part_size: int | None = None
+    """Exact size of every part but the last, if the session was opened with one."""
 
 
 class ObjectStore(Protocol):

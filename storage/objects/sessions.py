@@ -151,7 +151,7 @@ class UploadSessions:
         }
         write_file_durably(path / "session.json", json.dumps(record).encode())
         fsync_dir(self.root)
-        return UploadSession(upload_id, key, content_type, retain_until, ())
+        return UploadSession(upload_id, key, content_type, retain_until, (), part_size)
 
     def load(self, upload_id: str) -> UploadSession:
         path = self._dir(upload_id)
@@ -162,6 +162,7 @@ class UploadSessions:
             content_type=record["content_type"],
             retain_until=parse_instant(record["retain_until"]),
             parts=tuple(part for part, _ in self._parts(path)),
+            part_size=int(record["part_size"]) if record.get("part_size") else None,
         )
 
     def part_size(self, upload_id: str) -> int | None:

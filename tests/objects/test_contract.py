@@ -159,7 +159,11 @@ async def test_resumable_upload(store: ObjectStore, make_store: StoreFactory) ->
     # A fresh store over the same storage (a restarted process) sees the session and resumes.
     store = make_store()
     status = await store.upload_status(session.upload_id)
-    assert (status.key, status.content_type) == ("bids/b1", "application/cms")
+    assert (status.key, status.content_type, status.part_size) == (
+        "bids/b1",
+        "application/cms",
+        None,
+    )
     assert [(p.number, p.size) for p in status.parts] == [(1, len(part1)), (2, 11)]
     # Re-sending a part replaces it.
     replaced = await store.upload_part(
@@ -214,7 +218,8 @@ async def test_fixed_size_parts_are_kept_in_place_and_checked_on_completion(
         await store.complete_upload(session.upload_id)
     assert short.value.details["short"] == [2]
     assert not await store.exists("bids/in-place")
-    store = make_store()  # a restarted process resumes the session
+    store = make_store()  # a restarted process resumes the session, with its part size
+    assert (await store.upload_status(session.upload_id)).part_size == size
     await store.upload_part(session.upload_id, 2, part2)  # replaced in place
     await store.upload_part(session.upload_id, 3, part3)  # shorter than the part it replaces
     info = await store.complete_upload(session.upload_id)

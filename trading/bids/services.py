@@ -318,13 +318,13 @@ async def put_part(
 
 async def upload_status(
     uow: BidsUnitOfWork, objects: ObjectStore, upload_id: str, *, actor: Principal
-) -> tuple[BidUpload, tuple[UploadPart, ...]]:
+) -> tuple[BidUpload, UploadSession | None]:
+    """The upload and, while it is open, the store's session (parts held, chunk size)."""
     async with uow:
         upload = await _own_upload(uow, upload_id, actor)
     if upload.status != UploadStatus.OPEN:
-        return upload, ()
-    session = await objects.upload_status(upload_id)
-    return upload, session.parts
+        return upload, None
+    return upload, await objects.upload_status(upload_id)
 
 
 async def abort_upload(

@@ -412,10 +412,15 @@ async def put_part(
     summary="An upload and the parts received so far (for resuming)",
 )
 async def get_upload(upload_id: str, services: Services, principal: Principal) -> UploadResponse:
-    upload, parts = await bids.upload_status(
+    upload, session = await bids.upload_status(
         services.uow(), services.objects, upload_id, actor=principal
     )
-    return _upload_response(upload, services.settings.upload_chunk_bytes, parts)
+    if session is None:
+        return _upload_response(upload, services.settings.upload_chunk_bytes, ())
+    # The session's own chunk size: a client resuming after the setting changed must go on
+    # cutting the envelope the way it began.
+    chunk = session.part_size or services.settings.upload_chunk_bytes
+    return _upload_response(upload, chunk, session.parts)
 
 
 @post(
