@@ -176,10 +176,15 @@ def test_a_clarification_appears_on_an_open_notice_without_a_reload(
 ) -> None:
     tender_id = platform.tenders["published_procurement"]
     reader = browser.new_context(locale="zh-CN", base_url=platform.url).new_page()
-    reader.add_init_script("document.addEventListener('htmx:sseOpen', () => window.__sse = 1)")
+    # A DOM mark rather than a polled JavaScript predicate: the page's CSP forbids the eval that
+    # Playwright's wait_for_function uses for one.
+    reader.add_init_script(
+        "document.addEventListener('htmx:sseOpen', "
+        "() => document.documentElement.setAttribute('data-sse', 'open'))"
+    )
     reader.goto(f"/notices/{tender_id}")
     reader.evaluate("window.__stillHere = true")  # gone if the page were reloaded
-    reader.wait_for_function("window.__sse === 1")  # the SSE connection is open
+    reader.wait_for_selector("html[data-sse='open']", state="attached")  # SSE connection open
 
     agency = browser.new_context(locale="zh-CN", base_url=platform.url).new_page()
     sign_in(agency, "agency")
