@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mmap
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -66,18 +67,21 @@ class _SignerSlot:
 
 class PartBuffers:
     """The buffers upload parts are received into: at most ``slots`` in use at once, and kept
-    for the next part rather than allocated (and zero-filled, page by page) for every one."""
+    for the next part rather than allocated (and zero-filled, page by page) for every one.
+
+    They are anonymous memory maps, so page-aligned: the store can write a part from one with
+    direct I/O (``storage.objects.sessions``)."""
 
     def __init__(self, slots: int) -> None:
         self._slots = asyncio.Semaphore(slots)
-        self._free: list[bytearray] = []
+        self._free: list[mmap.mmap] = []
 
     @contextlib.asynccontextmanager
-    async def buffer(self, size: int) -> AsyncIterator[bytearray]:
+    async def buffer(self, size: int) -> AsyncIterator[mmap.mmap]:
         async with self._slots:
-            buffer = self._free.pop() if self._free else bytearray(size)
+            buffer = self._free.pop() if self._free else mmap.mmap(-1, size)
             if len(buffer) < size:  # the chunk size was raised since this buffer was made
-                buffer = bytearray(size)
+                buffer = mmap.mmap(-1, size)
             try:
                 yield buffer
             finally:

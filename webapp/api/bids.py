@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import mmap
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -339,7 +340,7 @@ async def start_upload(
     return _upload_response(upload, settings.upload_chunk_bytes, session.parts)
 
 
-async def _read_chunk(request: Request[Any, Any, State], buffer: bytearray, limit: int) -> int:
+async def _read_chunk(request: Request[Any, Any, State], buffer: mmap.mmap, limit: int) -> int:
     """Receive the request body into ``buffer``; its length. Refused as soon as it exceeds
     ``limit`` (or its Content-Length), or if it ends before its Content-Length.
 
