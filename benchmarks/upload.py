@@ -419,6 +419,7 @@ def run_backend(
     }
     if chunk_mb is not None:
         env["TENDERHALL_UPLOAD_CHUNK_BYTES"] = str(chunk_mb * MB)
+        env["TENDERHALL_MAX_REQUEST_BYTES"] = str(max(16, chunk_mb + 1) * MB)
     moto: subprocess.Popen[bytes] | None = None
     if backend == "s3":
         moto_port = free_port()

@@ -37,7 +37,7 @@ from webapp.bids import (
 from webapp.services import PartBuffers, Services
 
 CHUNK_HASH_HEADER = "x-content-sha256"
-PART_BUFFER_BUDGET = 64 * 1024 * 1024
+PART_BUFFER_BUDGET = 32 * 1024 * 1024
 """Bytes of upload parts the server holds in memory at once, whatever the number of clients: a
 part waits for a slot before its body is read (the client is held back by TCP flow control)."""
 
