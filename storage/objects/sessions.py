@@ -281,7 +281,7 @@ class UploadSessions:
         try:
             fd = os.open(content, os.O_WRONLY | os.O_CREAT, 0o600)
             try:
-                # Shared with other parts, exclusive with completion (see assembled): a part is
+                # Shared with other parts, exclusive with completion (take_assembled): a part is
                 # either in the content completion takes, or refused.
                 fcntl.flock(fd, fcntl.LOCK_SH)
                 if os.fstat(fd).st_ino != content.stat().st_ino:
