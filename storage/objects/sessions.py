@@ -113,7 +113,7 @@ def _write_at(path: Path, fd: int, data: BytesLike, offset: int) -> None:
                     view, offset = view[written:], offset + written
                 return
             except OSError as exc:
-                if exc.errno != errno.EINVAL:  # EINVAL: not aligned for this device after all
+                if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP):  # not for this device
                     raise
             finally:
                 os.close(direct_fd)
