@@ -247,10 +247,16 @@ class Bidder:
         home = self.desk.home
         opening = home / "opening-cert.pem"
         if not opening.exists():
-            with self.desk.api(server) as api:
-                key = api.get(f"/api/tenders/{tender_id}/lots/1/opening-key")
-            assert key.status_code == 200, key.text
-            opening.write_text(key.json()["certificate"], encoding="ascii")
+            got = ok(
+                self.desk.run(
+                    "bid", "opening-cert", "--server", server, "--tender", tender_id,
+                    "--lot", "1", "--out", opening,
+                )
+            )  # fmt: skip
+            with self.desk.api(server) as api:  # the fingerprint the platform publishes
+                published = api.get(f"/api/tenders/{tender_id}/lots/1/opening-key").json()
+            assert published["fingerprint"] in got.stdout
+            assert opening.read_text(encoding="ascii") == published["certificate"]
         pdfs = [
             write_pdf(home / f"{name}-technical.pdf", text=f"Technical proposal {self.n}"),
             write_pdf(home / f"{name}-commercial.pdf", text="Commercial", image_bytes=scan),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -572,10 +573,66 @@ def withdraw_command(
     click.echo(f"{how}\n{_report_receipt(verdict)}\n撤回回执已保存 / receipt saved: {target}")
 
 
+@click.command("opening-cert")
+@click.option("--server", required=True, help="平台地址 / platform URL")
+@click.option("--tender", "tender_id", required=True, help="项目编号 / tender id")
+@click.option("--lot", "lot_number", required=True, type=click.IntRange(1), help="标段号 / lot")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="证书保存位置 (PEM) / where to save the certificate (PEM)",
+)
+@_sign_in_options
+def opening_cert_command(
+    server: str, tender_id: str, lot_number: int, out: Path,
+    token: str | None, username: str | None, password: str | None,
+) -> None:  # fmt: skip
+    """下载标段开标证书 / Download a lot's opening certificate, to seal bids to it.
+
+    Use the file with `bid seal --recipient`. The printed fingerprint (SHA-256 of the public key)
+    is the one the tender's notice page shows: compare them.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from webapp.cli.bid_client import ApiClient, write_atomically
+
+    token = _token_for(server, token, username, password)
+    with reported(), ApiClient(server, token=token) as client:
+        if token is None:
+            client.login(username, password)  # type: ignore[arg-type]  # checked above
+        key = client.call(
+            "GET", f"/api/tenders/{tender_id}/lots/{lot_number}/opening-key", retry=True
+        )
+    pem = str(key["certificate"]).encode("ascii")
+    try:
+        certificate = x509.load_pem_x509_certificate(pem)
+    except ValueError:
+        fail("平台返回的开标证书无法解析", "the platform's opening certificate cannot be read")
+    spki = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    fingerprint = hashlib.sha256(spki).hexdigest()
+    if fingerprint != key["fingerprint"]:
+        fail(
+            "开标证书与平台声明的指纹不符，未保存",
+            "the opening certificate does not match the fingerprint the platform states; not saved",
+        )
+    write_atomically(out, pem)
+    click.echo(
+        f"标段 / lot {lot_number}: {certificate.subject.rfc4514_string()}\n"
+        f"公钥指纹 / key fingerprint (SHA-256): {fingerprint}\n"
+        f"门限 / threshold: {key['threshold']} of {len(key['custodians'])}\n"
+        f"已保存 / saved: {out}"
+    )
+
+
 COMMANDS: list[click.Command] = [
     pack_command,
     check_command,
     submit_command,
     withdraw_command,
     verify_receipt_command,
+    opening_cert_command,
 ]
