@@ -591,7 +591,8 @@ def opening_cert_command(
     """下载标段开标证书 / Download a lot's opening certificate, to seal bids to it.
 
     Use the file with `bid seal --recipient`. The printed fingerprint (SHA-256 of the public key)
-    is the one the tender's notice page shows: compare them.
+    is the one `custody create --upload` printed when the key was made: the agency can announce
+    it, and you can compare.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
