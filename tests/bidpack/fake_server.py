@@ -45,6 +45,9 @@ class FakeState:
     uploads: dict[str, Upload] = field(default_factory=dict)
     receipts: list[dict[str, Any]] = field(default_factory=list)
     opening_keys: dict[tuple[str, int], Any] = field(default_factory=dict)
+    """What custody create uploaded, by (tender, lot)."""
+    published_keys: dict[tuple[str, int], Any] = field(default_factory=dict)
+    """What GET .../opening-key answers, by (tender, lot)."""
     fail_part: dict[int, int] = field(default_factory=dict)
     """Part number -> how many more times its PUT answers 503."""
     refuse_parts_after: int | None = None
@@ -115,6 +118,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, self._status(m.group(1), upload))
         if path == "/api/receipts":
             return self._send(200, self.state.receipts)
+        if m := re.fullmatch(r"/api/tenders/([^/]+)/lots/(\d+)/opening-key", path):
+            published = self.state.published_keys.get((m.group(1), int(m.group(2))))
+            if published is None:
+                return self._problem(404, "opening_key_not_found", "no opening key")
+            return self._send(200, published)
         return self._problem(404, "not_found", path)
 
     def do_POST(self) -> None:
