@@ -133,6 +133,11 @@ class UnknownUploadError(UploadError):
         )
 
 
+def _part_size_of(session_record: dict[str, Any]) -> int | None:
+    size = session_record.get("part_size")  # absent in sessions made before part sizes existed
+    return int(size) if size else None
+
+
 @dataclass
 class _RunningHash:
     """SHA-256 of a fixed-part-size session's parts 1..n, as they arrived in order."""
@@ -199,14 +204,13 @@ class UploadSessions:
             content_type=record["content_type"],
             retain_until=parse_instant(record["retain_until"]),
             parts=tuple(part for part, _ in self._parts(path)),
-            part_size=int(record["part_size"]) if record.get("part_size") else None,
+            part_size=_part_size_of(record),
         )
 
     def part_size(self, upload_id: str) -> int | None:
         """The session's fixed part size, or None for a session of free-sized parts."""
         record = json.loads((self._dir(upload_id) / "session.json").read_text(encoding="utf-8"))
-        size = record.get("part_size")
-        return int(size) if size else None
+        return _part_size_of(record)
 
     def _parts(self, path: Path) -> list[tuple[UploadPart, Path]]:
         found: list[tuple[UploadPart, Path]] = []
@@ -317,7 +321,7 @@ class UploadSessions:
         if running is None:
             return
         with running.lock:
-            if [n for n, _ in running.parts] != list(range(1, number)):
+            if len(running.parts) != number - 1:  # the parts hashed are always 1..k
                 self._forget_running(upload_id)  # out of order: completion hashes the file
                 return
             running.hasher.update(data)
