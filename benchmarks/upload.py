@@ -153,16 +153,9 @@ async def seed(env: dict[str, str], material: Material) -> str:
     from trading.identity.model import Membership, OrgType, Principal, Role
     from trading.identity.services import CertificateBinding
     from trading.rules.packs import Regime
-    from trading.tenders.model import (
-        EvaluationMethod,
-        Lot,
-        Procedure,
-        Tender,
-        TenderDraft,
-        TenderStatus,
-    )
-    from trading.tenders.opening_data import FieldType, OpeningField
+    from trading.tenders.model import Tender, TenderStatus
     from webapp.bids import CustodyCryptography
+    from webapp.demo import sample_draft
     from webapp.services import build_services
     from webapp.settings import Settings
 
@@ -219,32 +212,12 @@ async def seed(env: dict[str, str], material: Material) -> str:
                 der,
             )
             await uow.commit()
-    deadline = now + timedelta(days=25)
     tender = Tender(
         id=str(uuid.uuid4()),
         org_id=agency_org,
         created_by=agency_person,
         created_at=now,
-        draft=TenderDraft(
-            title="上传基准",
-            code="BENCH",
-            category=Regime.CONSTRUCTION,
-            procedure=Procedure.OPEN,
-            region="福州",
-            evaluation_method=EvaluationMethod.COMPREHENSIVE,
-            documents_from=now,
-            deadline=deadline,
-            opening_at=deadline,
-            lots=(
-                Lot(
-                    str(uuid.uuid4()),
-                    1,
-                    "第一标段",
-                    100_000_000,
-                    (OpeningField("price", "报价", "Price", FieldType.MONEY),),
-                ),
-            ),
-        ),
+        draft=sample_draft("上传基准", "BENCH", Regime.CONSTRUCTION, now, 25, 100_000_000),
         status=TenderStatus.PUBLISHED,
         rule_pack="cn-construction@2019-03-02",
         published_at=now,

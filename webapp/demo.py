@@ -124,9 +124,11 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def _draft(
+def sample_draft(
     title: str, code: str, category: Regime, start: datetime, days: int, budget_fen: int
 ) -> TenderDraft:
+    """An open tender of one lot whose deadline is ``days`` after ``start`` at 09:30 China
+    time, asking for a price; for demo data and benchmarks."""
     deadline = (
         (start + timedelta(days=days))
         .astimezone(CHINA_TZ)
@@ -289,7 +291,7 @@ async def fill_demo(services: Services, work: Path) -> DemoSummary:
 
     draft = await tenders.create_tender(
         services.uow(),
-        _draft(
+        sample_draft(
             "示例市第一中学教学楼改造工程",
             "DEMO-2026-001",
             Regime.CONSTRUCTION,
@@ -320,7 +322,7 @@ async def fill_demo(services: Services, work: Path) -> DemoSummary:
     ):
         tender = await tenders.create_tender(
             services.uow(),
-            _draft(title, code, category, now, 25, budget),
+            sample_draft(title, code, category, now, 25, budget),
             actor=agency,
             ip="",
             now=now,
@@ -414,7 +416,7 @@ async def _closed_tender(
     services: Services, agency: Principal, sealed: dict[DocumentKind, bytes], now: datetime
 ) -> str:
     published_at = now - timedelta(days=40)
-    draft = _draft(
+    draft = sample_draft(
         "示例市污水处理厂提标改造工程",
         "DEMO-2025-099",
         Regime.CONSTRUCTION,
