@@ -32,6 +32,7 @@ import shutil
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
+from concurrent import futures
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -122,6 +123,20 @@ def _write_at(path: Path, fd: int, data: BytesLike, offset: int) -> None:
         view, offset = view[written:], offset + written
 
 
+def _checked_digest(number: int, data: BytesLike, declared: str | None) -> str:
+    """The part's SHA-256, refused if it is not the one the client ``declared``."""
+    digest = sha256_hex(data)
+    if declared is not None and declared.lower() != digest:
+        raise UploadError(
+            f"Part {number} does not match its SHA-256 (sent {declared}, received {digest}).",
+            f"分片 {number} 的 SHA-256 不符（声明 {declared}，实际 {digest}）。",
+            number=number,
+            expected=declared,
+            actual=digest,
+        )
+    return digest
+
+
 class UnknownUploadError(UploadError):
     code = "upload_not_found"
 
@@ -161,6 +176,7 @@ class UploadSessions:
         self.root = root
         self._running: dict[str, _RunningHash] = {}
         self._running_lock = threading.Lock()
+        self._writer = futures.ThreadPoolExecutor(thread_name_prefix="upload-part-write")
 
     # --- blocking helpers ---------------------------------------------------------------------
 
@@ -234,20 +250,12 @@ class UploadSessions:
                 f"分片序号应在 1 到 {MAX_PART_NUMBER} 之间，而不是 {number}。",
                 number=number,
             )
-        digest = sha256_hex(data)
-        if sha256 is not None and sha256.lower() != digest:
-            raise UploadError(
-                f"Part {number} does not match its SHA-256 (sent {sha256}, received {digest}).",
-                f"分片 {number} 的 SHA-256 不符（声明 {sha256}，实际 {digest}）。",
-                number=number,
-                expected=sha256,
-                actual=digest,
-            )
         path = self._dir(upload_id)
         meta_path = path / f"part-{number:05d}.json"
         part_size = self.part_size(upload_id)
         if part_size is not None:
-            return self._store_in_place(path, meta_path, number, data, digest, part_size)
+            return self._store_in_place(path, meta_path, number, data, sha256, part_size)
+        digest = _checked_digest(number, data, sha256)
         previous: str | None = None
         data_name = f"part-{number:05d}-{secrets.token_hex(6)}.bin"
         try:
@@ -270,7 +278,7 @@ class UploadSessions:
         meta_path: Path,
         number: int,
         data: BytesLike,
-        digest: str,
+        declared: str | None,
         part_size: int,
     ) -> UploadPart:
         if len(data) > part_size:
@@ -290,15 +298,27 @@ class UploadSessions:
                 fcntl.flock(fd, fcntl.LOCK_SH)
                 if os.fstat(fd).st_ino != content.stat().st_ino:
                     raise FileNotFoundError(content)  # taken for completion meanwhile
+                offset = (number - 1) * part_size
                 if meta_path.exists():
-                    # Withdrawn before its bytes are overwritten: a crash in between leaves the
-                    # part missing, which the client sees and sends again, never half old.
+                    # Checked, then withdrawn before its bytes are overwritten: a crash in between
+                    # leaves the part missing, which the client sees and sends again, never half
+                    # old; a part that does not match its hash leaves the old one as it was.
+                    digest = _checked_digest(number, data, declared)
                     meta_path.unlink()
                     fsync_dir(path)
                     self._forget_running(path.name)
+                    _write_at(content, fd, data, offset)
                 else:
-                    self._hash_in_order(path.name, number, data, digest)
-                _write_at(content, fd, data, (number - 1) * part_size)
+                    # A new part is written while it is hashed: the write waits on the device,
+                    # the hashing on the CPU. One that does not match its hash leaves bytes where
+                    # no part is recorded, which the next send of that part overwrites.
+                    writing = self._writer.submit(_write_at, content, fd, data, offset)
+                    try:
+                        digest = _checked_digest(number, data, declared)
+                        self._hash_in_order(path.name, number, data, digest)
+                    finally:
+                        futures.wait([writing])  # the caller reuses ``data`` once we return
+                    writing.result()
                 os.fdatasync(fd)
                 # The record is written after the bytes are on disk, but not itself synced: a
                 # power loss can only lose it, and a lost part is simply sent again.
