@@ -12,6 +12,7 @@ import base64
 import re
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -291,29 +292,35 @@ async def put_part(
     objects: ObjectStore,
     upload_id: str,
     number: int,
-    data: BytesLike,
+    receive: Callable[[], AbstractAsyncContextManager[BytesLike]],
     *,
     sha256: str,
     chunk_size: int,
     actor: Principal,
     now: datetime,
 ) -> UploadPart:
-    """Store one chunk; re-sending a number replaces it."""
+    """Store one chunk; re-sending a number replaces it.
+
+    ``receive`` gives the chunk's bytes. It is entered only once the upload and its tender have
+    been checked, so whatever a chunk is received into (the server's bounded part buffers) is
+    held only while it arrives and is stored, not during the database reads.
+    """
     async with uow:
         upload = await _own_upload(uow, upload_id, actor)
         _open(upload)
         tender = await _tender_for_bidder(uow, upload.tender_id)
         _accepting(tender, now)
-    if len(data) > chunk_size:
-        raise ChunkTooLargeError(chunk_size)
-    # The store hashes the chunk (off the event loop) and refuses a mismatch; its refusal names
-    # the expected digest, which is how it is told apart from other misuses of the session.
-    try:
-        return await objects.upload_part(upload_id, number, data, sha256=sha256.strip().lower())
-    except UploadError as exc:
-        if "expected" in exc.details:
-            raise ChunkHashMismatchError(number) from exc
-        raise
+    async with receive() as data:
+        if len(data) > chunk_size:
+            raise ChunkTooLargeError(chunk_size)
+        # The store hashes the chunk (off the event loop) and refuses a mismatch; its refusal
+        # names the expected digest, which is how it is told apart from other misuses.
+        try:
+            return await objects.upload_part(upload_id, number, data, sha256=sha256.strip().lower())
+        except UploadError as exc:
+            if "expected" in exc.details:
+                raise ChunkHashMismatchError(number) from exc
+            raise
 
 
 async def upload_status(
