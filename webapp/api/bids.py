@@ -25,7 +25,7 @@ from trading.bids import custody
 from trading.bids import services as bids
 from trading.bids.errors import ChunkTooLargeError
 from trading.bids.model import Evidence, OpeningKey, Receipt
-from trading.errors import DomainError, ValidationError
+from trading.errors import ValidationError
 from trading.identity.model import Principal
 from trading.ports import UploadPart
 from webapp.api.tenders import CLIENT_HEADER, MACHINE_HEADER, RESOURCE
@@ -372,17 +372,6 @@ async def _read_chunk(request: Request[Any, Any, State], buffer: mmap.mmap, limi
     return filled
 
 
-async def _discard_body(request: Request[Any, Any, State], limit: int) -> None:
-    """Read and drop the body of a part refused before it was received (up to ``limit``): the
-    client sends the whole body before it reads the answer, and an unread body would end in a
-    reset connection instead of the problem report."""
-    seen = 0
-    async for piece in request.stream():
-        seen += len(piece)
-        if seen > limit:
-            return
-
-
 @put(
     "/uploads/{upload_id:str}/parts/{number:int}",
     opt={"action": "bid.upload"},
@@ -403,33 +392,27 @@ async def put_part(
             field=CHUNK_HASH_HEADER,
         )
     limit = services.settings.upload_chunk_bytes
-    received = False
 
     @contextlib.asynccontextmanager
     async def receive() -> AsyncIterator[memoryview]:
-        nonlocal received
-        received = True
         async with _part_buffers(services).buffer(limit) as buffer:
             length = await _read_chunk(request, buffer, limit)
             with memoryview(buffer)[:length] as data:
                 yield data
 
-    try:
-        part = await bids.put_part(
-            services.uow(),
-            services.objects,
-            upload_id,
-            number,
-            receive,
-            sha256=declared,
-            chunk_size=limit,
-            actor=principal,
-            now=services.clock.now(),
-        )
-    except DomainError:
-        if not received:
-            await _discard_body(request, limit)
-        raise
+    # A part refused before ``receive`` has its body read and dropped by the server (uvicorn),
+    # so the client, which sends it whole before reading the answer, gets the problem report.
+    part = await bids.put_part(
+        services.uow(),
+        services.objects,
+        upload_id,
+        number,
+        receive,
+        sha256=declared,
+        chunk_size=limit,
+        actor=principal,
+        now=services.clock.now(),
+    )
     return PartModel.of(part)
 
 
