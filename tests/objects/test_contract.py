@@ -256,6 +256,32 @@ async def test_in_order_parts_and_a_part_replaced_by_another_process(
     assert await read_all(store, "bids/in-order-2") == whole
 
 
+async def test_fixed_size_parts_with_a_wrong_hash_change_nothing(store: ObjectStore) -> None:
+    size = 4096
+    parts = [pattern(size, 1), pattern(size, 2), pattern(10, 3)]
+    digests = [hashlib.sha256(p).hexdigest() for p in parts]
+    session = await store.begin_upload("bids/wrong-hash", part_size=size)
+    await store.upload_part(session.upload_id, 1, parts[0], sha256=digests[0])
+    # A new part whose bytes do not match: refused, and not a part (its bytes, written while
+    # they were hashed, lie where no part is recorded).
+    with pytest.raises(UploadError) as refused:
+        await store.upload_part(session.upload_id, 2, pattern(size, 8), sha256=digests[1])
+    assert refused.value.details["expected"] == digests[1]
+    assert [p.number for p in (await store.upload_status(session.upload_id)).parts] == [1]
+    await store.upload_part(session.upload_id, 2, parts[1], sha256=digests[1])
+    # A part sent again with bytes that do not match: refused, and the part it would replace
+    # is still there, unchanged.
+    with pytest.raises(UploadError):
+        await store.upload_part(session.upload_id, 1, pattern(size, 9), sha256=digests[0])
+    held = (await store.upload_status(session.upload_id)).parts
+    assert [(p.number, p.sha256) for p in held] == [(1, digests[0]), (2, digests[1])]
+    await store.upload_part(session.upload_id, 3, parts[2], sha256=digests[2])
+    info = await store.complete_upload(session.upload_id)
+    whole = b"".join(parts)
+    assert (info.size, info.sha256) == (len(whole), hashlib.sha256(whole).hexdigest())
+    assert await read_all(store, "bids/wrong-hash") == whole
+
+
 async def test_fixed_size_upload_without_parts_is_refused(store: ObjectStore) -> None:
     session = await store.begin_upload("bids/empty", part_size=1024)
     with pytest.raises(UploadError):
