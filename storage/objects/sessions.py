@@ -316,6 +316,12 @@ class UploadSessions:
                     try:
                         digest = _checked_digest(number, data, declared)
                         self._hash_in_order(path.name, number, data, digest)
+                    except UploadError:
+                        # The same part, sent at the same time by another request, may have been
+                        # recorded meanwhile and these bytes written over it: the content is no
+                        # longer the parts as they arrived, and completion must hash the file.
+                        self._forget_running(path.name)
+                        raise
                     finally:
                         futures.wait([writing])  # the caller reuses ``data`` once we return
                     writing.result()

@@ -282,6 +282,35 @@ async def test_fixed_size_parts_with_a_wrong_hash_change_nothing(store: ObjectSt
     assert await read_all(store, "bids/wrong-hash") == whole
 
 
+async def test_after_a_refused_part_the_recorded_sha256_is_still_that_of_the_stored_bytes(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    """A new part is written while it is hashed. If it is refused, its bytes may have landed on
+    the same part sent at the same time by another request and recorded meanwhile; completing
+    must then describe the bytes stored, not the parts as they arrived."""
+    size = 4096
+    parts = [pattern(size, 1), pattern(size, 2), pattern(10, 3)]
+    session = await store.begin_upload("bids/overwritten", part_size=size)
+    for number in (1, 2):
+        await store.upload_part(session.upload_id, number, parts[number - 1])
+    with pytest.raises(UploadError):
+        await store.upload_part(session.upload_id, 3, pattern(10, 8), sha256="00" * 32)
+    overwrite_part(tmp_path, session.upload_id, 2, pattern(size, 9))  # what that race leaves
+    await store.upload_part(session.upload_id, 3, parts[2])
+    info = await store.complete_upload(session.upload_id)
+    stored = await read_all(store, "bids/overwritten")
+    assert info.sha256 == hashlib.sha256(stored).hexdigest()
+    assert info.sha256 != hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def overwrite_part(root: Path, upload_id: str, number: int, data: bytes) -> None:
+    """Other bytes under a recorded part of a fixed-size session, in its in-place content."""
+    content = next(root.rglob(f"{upload_id}/content.bin"))
+    with content.open("r+b") as handle:
+        handle.seek((number - 1) * len(data))
+        handle.write(data)
+
+
 async def test_fixed_size_upload_without_parts_is_refused(store: ObjectStore) -> None:
     session = await store.begin_upload("bids/empty", part_size=1024)
     with pytest.raises(UploadError):
