@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -181,8 +181,14 @@ def _like(text: str) -> str:
 
 
 class SqlTenderRepository:
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        queue_as_writer: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self._conn = connection
+        self._queue_as_writer = queue_as_writer
+        """SQLite: waits for this process's earlier writers (the unit of work's writer queue)."""
 
     # tenders
 
@@ -224,6 +230,8 @@ class SqlTenderRepository:
             else:
                 # SQLite has one writer: take the write lock now, before reading, so a concurrent
                 # writer waits here instead of acting on what we are about to change.
+                if self._queue_as_writer is not None:
+                    await self._queue_as_writer()
                 await self._conn.execute(
                     sa.update(tenders)
                     .where(tenders.c.id == tender_id)

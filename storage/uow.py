@@ -7,6 +7,8 @@ Work that must happen after the commit (sending jobs, publishing live events) is
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -45,6 +47,30 @@ class StaleVersionError(ConflictError):
         )
 
 
+SQLITE_WRITER_WAIT_S = 30.0
+"""How long a unit of work waits for the SQLite writer queue (SQLite's own busy timeout)."""
+
+_sqlite_writers: weakref.WeakKeyDictionary[
+    object, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_writer_queue(engine: AsyncEngine) -> asyncio.Lock:
+    """The queue of this process's SQLite writers on ``engine`` (one per event loop).
+
+    SQLite has one writer at a time, and a connection that finds the database locked sleeps in
+    SQLite's busy handler, up to 100 ms between tries: with twenty bids completing at once the
+    database sat idle between writers for 40% of the time. Writers of this process wait here
+    instead, in order, each woken the moment the previous one ends; writers in other processes
+    (the CLI, a second server) still meet the busy handler.
+    """
+    per_loop = _sqlite_writers.setdefault(engine.sync_engine, weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()
+    if loop not in per_loop:
+        per_loop[loop] = asyncio.Lock()
+    return per_loop[loop]
+
+
 class SqlUnitOfWork:
     """A transaction on one connection, with repositories that share it."""
 
@@ -62,6 +88,8 @@ class SqlUnitOfWork:
         self._jobs: SqlJobOutbox | None = None
         self._after_commit: list[AfterCommit] = []
         self._committed = False
+        self._writer_queue: asyncio.Lock | None = None
+        """The SQLite writer queue, while this unit of work holds it."""
 
     @property
     def connection(self) -> AsyncConnection:
@@ -87,7 +115,7 @@ class SqlUnitOfWork:
         """Tenders, lots, documents, clarifications and questions."""
         from storage.tender_repo import SqlTenderRepository
 
-        return SqlTenderRepository(self.connection)
+        return SqlTenderRepository(self.connection, self._queue_as_writer)
 
     @property
     def bids(self) -> SqlBidRepository:
@@ -139,8 +167,13 @@ class SqlUnitOfWork:
             if conn.in_transaction():
                 await conn.rollback()
         finally:
-            await conn.close()
-            self._conn = None
+            try:
+                await conn.close()
+            finally:
+                self._conn = None
+                if self._writer_queue is not None:
+                    self._writer_queue.release()
+                    self._writer_queue = None
         if self._committed and exc is None:
             callbacks, self._after_commit = self._after_commit, []
             due = self._jobs.added_due if self._jobs else []
@@ -179,9 +212,24 @@ class SqlUnitOfWork:
                 sa.select(key_column).where(key_column == key).with_for_update()
             )
         else:
+            await self._queue_as_writer()
             await self.connection.execute(
                 sa.update(table).where(key_column == key).values({key_column.name: key_column})
             )
+
+    async def _queue_as_writer(self) -> None:
+        """SQLite: wait for this process's earlier writers (see :func:`_sqlite_writer_queue`)
+        before taking the database write lock; held until the unit of work ends."""
+        if self.is_postgres or self._writer_queue is not None:
+            return
+        queue = _sqlite_writer_queue(self.engine)
+        try:
+            await asyncio.wait_for(queue.acquire(), SQLITE_WRITER_WAIT_S)
+        except TimeoutError as exc:
+            raise DatabaseUnavailableError(
+                f"no turn to write within {SQLITE_WRITER_WAIT_S:.0f} s"
+            ) from exc
+        self._writer_queue = queue
 
     async def update_versioned(
         self,

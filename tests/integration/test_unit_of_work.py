@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage import jobs as job_store
+from storage.db import create_engine
 from storage.tables import jobs
 from storage.uow import SqlUnitOfWork, StaleVersionError
 from trading.errors import ConflictError
@@ -146,3 +148,41 @@ async def test_row_lock_serialises_read_modify_write(engine: AsyncEngine) -> Non
     await asyncio.gather(*(increment() for _ in range(5)))
     async with engine.connect() as conn:
         assert await conn.scalar(sa.select(versioned.c.value)) == 5
+
+
+async def test_sqlite_writers_of_one_process_take_their_turns_in_order(tmp_path: Path) -> None:
+    """A writer that finds the database locked would sleep in SQLite's busy handler (up to 100 ms
+    between tries, so the latest comer often goes first and the database idles meanwhile); this
+    process's writers queue instead and go in the order they asked."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(versioned.metadata.create_all)
+        await conn.execute(sa.insert(versioned).values(id=1, value=0, version=1))
+    release = asyncio.Event()
+    order: list[int] = []
+
+    async def writer(n: int, asked: asyncio.Event) -> None:
+        async with SqlUnitOfWork(engine) as uow:
+            asked.set()
+            await uow.lock_row(versioned, versioned.c.id, 1)
+            order.append(n)
+            if n == 0:
+                await release.wait()
+            await uow.connection.execute(sa.update(versioned).values(value=versioned.c.value + 1))
+            await uow.commit()
+
+    tasks = []
+    for n in range(6):
+        asked = asyncio.Event()
+        tasks.append(asyncio.create_task(writer(n, asked)))
+        await asked.wait()
+        await asyncio.sleep(0.2)  # let it reach the lock (and, without a queue, SQLite's sleeps)
+    release.set()
+    # A newcomer goes after those already waiting; in SQLite's busy handler it would try at once,
+    # while the others sleep, and overtake them.
+    tasks.append(asyncio.create_task(writer(6, asyncio.Event())))
+    await asyncio.gather(*tasks)
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.select(versioned.c.value)) == 7
+    await engine.dispose()
+    assert order == list(range(7))
