@@ -180,15 +180,14 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
+LockRow = Callable[[sa.Table, sa.Column[Any], object], Awaitable[None]]
+
+
 class SqlTenderRepository:
-    def __init__(
-        self,
-        connection: AsyncConnection,
-        queue_as_writer: Callable[[], Awaitable[None]] | None = None,
-    ) -> None:
+    def __init__(self, connection: AsyncConnection, lock_row: LockRow) -> None:
         self._conn = connection
-        self._queue_as_writer = queue_as_writer
-        """SQLite: waits for this process's earlier writers (the unit of work's writer queue)."""
+        self._lock_row = lock_row
+        """``SqlUnitOfWork.lock_row``: what ``get(for_update=True)`` locks the tender with."""
 
     # tenders
 
@@ -223,20 +222,7 @@ class SqlTenderRepository:
 
     async def get(self, tender_id: str, *, for_update: bool = False) -> Tender | None:
         if for_update:
-            if self._conn.dialect.name == "postgresql":
-                await self._conn.execute(
-                    sa.select(tenders.c.id).where(tenders.c.id == tender_id).with_for_update()
-                )
-            else:
-                # SQLite has one writer: take the write lock now, before reading, so a concurrent
-                # writer waits here instead of acting on what we are about to change.
-                if self._queue_as_writer is not None:
-                    await self._queue_as_writer()
-                await self._conn.execute(
-                    sa.update(tenders)
-                    .where(tenders.c.id == tender_id)
-                    .values(version=tenders.c.version)
-                )
+            await self._lock_row(tenders, tenders.c.id, tender_id)
         row = (
             await self._conn.execute(sa.select(tenders).where(tenders.c.id == tender_id))
         ).first()

@@ -115,7 +115,7 @@ class SqlUnitOfWork:
         """Tenders, lots, documents, clarifications and questions."""
         from storage.tender_repo import SqlTenderRepository
 
-        return SqlTenderRepository(self.connection, self._queue_as_writer)
+        return SqlTenderRepository(self.connection, self.lock_row)
 
     @property
     def bids(self) -> SqlBidRepository:
