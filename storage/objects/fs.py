@@ -46,7 +46,7 @@ from storage.objects.sessions import (
     fsync_dir,
     write_file_durably,
 )
-from storage.objects.spool import disk_errors, known_content, settle, spool
+from storage.objects.spool import Spooled, disk_errors, known_content, settle, spool
 from trading.errors import (
     ObjectExistsError,
     ObjectNotFoundError,
@@ -131,14 +131,7 @@ class FilesystemObjectStore(SessionUploads):
         tmp = self.root / "tmp" / f"{secrets.token_hex(12)}.part"
         try:
             spooled = await spool(chunks, tmp, chunk_size=self._chunk_size)
-            info = StoredObject(
-                key=key,
-                size=spooled.size,
-                sha256=spooled.sha256,
-                content_type=content_type,
-                created_at=self._clock.now(),
-                retain_until=retain_until,
-            )
+            info = self._new_object(key, spooled, content_type, retain_until)
             await anyio.to_thread.run_sync(disk_errors(self._commit), key, tmp, info)
         finally:
             # Shielded: a cancelled put must still remove its file if it was not committed.
@@ -171,16 +164,21 @@ class FilesystemObjectStore(SessionUploads):
         hashed = await anyio.to_thread.run_sync(
             disk_errors(lambda: known_content(path, size, sha256, fsync=True))
         )
-        info = StoredObject(
+        info = self._new_object(key, hashed, content_type, retain_until)
+        await anyio.to_thread.run_sync(disk_errors(self._commit), key, path, info)
+        return info
+
+    def _new_object(
+        self, key: str, content: Spooled, content_type: str, retain_until: datetime | None
+    ) -> StoredObject:
+        return StoredObject(
             key=key,
-            size=hashed.size,
-            sha256=hashed.sha256,
+            size=content.size,
+            sha256=content.sha256,
             content_type=content_type,
             created_at=self._clock.now(),
             retain_until=retain_until,
         )
-        await anyio.to_thread.run_sync(disk_errors(self._commit), key, path, info)
-        return info
 
     def _commit(self, key: str, tmp: Path, info: StoredObject) -> None:
         meta = self._meta_path(key)
