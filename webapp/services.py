@@ -149,6 +149,16 @@ class Services:
                 )
         return slot.bundle
 
+    def load_signing_keys(self) -> None:
+        """Load (or create) the receipt signer and the platform TSA now rather than on first use.
+
+        ``serve`` calls this before it accepts requests: loading checks an RSA-3072 key (about
+        0.1 s of CPU, seconds under load), which on first use would stall the event loop in the
+        middle of traffic; and a broken key file is reported at start."""
+        self.platform_signer()
+        if not self.settings.tsa_url:
+            self.tsa()
+
     def timestamper(self) -> TimeStamper:
         """What timestamps PDF seals: the external TSA if configured, else the platform's own."""
         if self.settings.tsa_url:

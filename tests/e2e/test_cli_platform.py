@@ -104,6 +104,22 @@ def test_serve_answers_healthz_on_a_fresh_data_directory(tmp_path: Path) -> None
     assert any(r.get("path") == "/healthz" and r.get("request_id") for r in records)
 
 
+def test_serve_with_an_unreadable_platform_key_stops_at_start_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "platform.p12"
+    key.write_bytes(b"not a PKCS#12 file")
+    env = {
+        "TENDERHALL_DATA_DIR": str(tmp_path / "data"),
+        "TENDERHALL_PLATFORM_KEY_FILE": str(key),
+        "TENDERHALL_PORT": str(free_port()),
+    }
+    result = tenderhall("serve", env=env)
+    assert result.returncode == 2
+    assert str(key) in result.stderr and "PKCS#12" in result.stderr
+    assert "无法读取密钥或证书文件" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_worker_refuses_to_start_without_a_broker(tmp_path: Path) -> None:
     result = tenderhall("worker", env={"TENDERHALL_DATA_DIR": str(tmp_path)})
     assert result.returncode != 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from webapp.cli import CliContext, pass_cli
+from webapp.cli import CliContext, pass_cli, reported
 from webapp.settings import Settings
 
 
@@ -54,7 +54,15 @@ def serve(cli: CliContext, host: str | None, port: int | None, data_dir: Path | 
         err=True,
     )
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    with reported():  # a key file that cannot be read stops the start with its reason
+        app.state.services.load_signing_keys()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @click.command()
