@@ -41,6 +41,7 @@ def serve(cli: CliContext, host: str | None, port: int | None, data_dir: Path | 
     import uvicorn
 
     from webapp.app import create_app
+    from webapp.http_protocol import BodyPassingHttpToolsProtocol
     from webapp.memory import limit_malloc_arenas
 
     limit_malloc_arenas()  # before the server starts its threads
@@ -60,6 +61,7 @@ def serve(cli: CliContext, host: str | None, port: int | None, data_dir: Path | 
         app,
         host=settings.host,
         port=settings.port,
+        http=BodyPassingHttpToolsProtocol,
         log_config=None,
         access_log=False,
     )
