@@ -240,6 +240,25 @@ async def test_store_down_answers_503_records_nothing_and_a_retry_succeeds(
     assert await bid_count(bw) == 1
 
 
+async def test_tsa_down_answers_503_records_nothing_and_a_retry_succeeds(
+    bw: BidWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tender = await open_tender(bw)
+    upload_id = await upload_all(bw, "bidder-1-org", tender.id, bid_for(bw, "bidder-1-org", tender))
+    services = bw.app.state.services
+
+    async def down(digest: bytes) -> bytes:
+        raise ConnectionError("TSA unreachable")
+
+    monkeypatch.setattr(services, "timestamp", down)
+    assert_problem(await complete(bw, "bidder-1-org", upload_id), 503, "receipt_unavailable")
+    assert await bid_count(bw) == 0
+    monkeypatch.undo()
+    retry = await complete(bw, "bidder-1-org", upload_id)
+    assert retry.status_code == 201, retry.text
+    assert await bid_count(bw) == 1
+
+
 async def test_replace_then_withdraw(bw: BidWorld) -> None:
     tender = await open_tender(bw)
     first = await submit(bw, "bidder-1-org", tender, bid_for(bw, "bidder-1-org", tender))

@@ -394,6 +394,10 @@ async def complete_upload(
     )
     if check.problem is not None:
         raise EnvelopeNotAddressedError(check.problem, check.problem_zh or check.problem)
+    # The envelope's timestamp proves that its bytes (stored and checked now) existed; it does
+    # not depend on what is recorded below, so it is taken before the tender's row lock, which
+    # would otherwise hold every other submission to the tender for a TSA's round trip.
+    token = await signer.timestamp(bytes.fromhex(stored.sha256))
 
     async with uow:
         tender = await _tender_for_bidder(uow, upload.tender_id, for_update=True)
@@ -448,6 +452,7 @@ async def complete_upload(
         receipt = await _issue(
             signer,
             _receipt_body(ReceiptKind.SUBMISSION, tender, bid, org.credit_code, now, seq),
+            token,
             org_id=actor.org_id,
         )
         await uow.bids.add_receipt(receipt)
@@ -474,10 +479,10 @@ def _receipt_body(
     )
 
 
-async def _issue(signer: ReceiptSigner, body: ReceiptBody, *, org_id: str) -> Receipt:
+async def _issue(signer: ReceiptSigner, body: ReceiptBody, token: bytes, *, org_id: str) -> Receipt:
+    """The signed receipt for ``body``; ``token`` is the RFC 3161 token over its envelope."""
     signed = body.as_dict()
     signature = await signer.sign(canonical(signed))
-    token = await signer.timestamp(bytes.fromhex(body.envelope_sha256))
     document: dict[str, object] = {
         "receipt": signed,
         "signature": base64.b64encode(signature).decode(),
@@ -543,6 +548,7 @@ async def withdraw_bid(
         receipt = await _issue(
             signer,
             _receipt_body(ReceiptKind.WITHDRAWAL, tender, bid, org.credit_code, now, seq),
+            await signer.timestamp(bytes.fromhex(bid.envelope_sha256)),
             org_id=actor.org_id,
         )
         await uow.bids.add_receipt(receipt)
