@@ -42,9 +42,10 @@ def serve(cli: CliContext, host: str | None, port: int | None, data_dir: Path | 
 
     from webapp.app import create_app
     from webapp.http_protocol import BodyPassingHttpToolsProtocol
-    from webapp.memory import limit_malloc_arenas
+    from webapp.memory import limit_malloc_arenas, return_large_blocks
 
     limit_malloc_arenas()  # before the server starts its threads
+    return_large_blocks()
     settings = _with_overrides(cli.settings, host, port, data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     click.echo(
