@@ -170,9 +170,9 @@ class Settings:
         parse=_positive_int,
     )
     upload_chunk_bytes: int = _setting(
-        8 * 1024 * 1024,
+        16 * 1024 * 1024,
         "Chunk size of resumable bid uploads, in bytes: every chunk but the last has exactly "
-        "this size.",
+        "this size; at most TENDERHALL_MAX_REQUEST_BYTES.",
         "a positive integer",
         parse=_positive_int,
     )
@@ -284,7 +284,14 @@ class Settings:
                 values[f.name] = parse(raw)
             except (ValueError, TypeError):
                 raise SettingsError(name, raw, f.metadata["expects"]) from None
-        return cls(**values)
+        settings = cls(**values)
+        if settings.upload_chunk_bytes > settings.max_request_bytes:  # a part is one request
+            raise SettingsError(
+                ENV_PREFIX + "UPLOAD_CHUNK_BYTES",
+                str(settings.upload_chunk_bytes),
+                f"at most TENDERHALL_MAX_REQUEST_BYTES ({settings.max_request_bytes})",
+            )
+        return settings
 
     # --- derived values --------------------------------------------------------------------
 

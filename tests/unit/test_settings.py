@@ -58,6 +58,15 @@ def test_malformed_values_name_the_variable_and_what_it_expects(
     assert variable in info.value.message_zh
 
 
+def test_an_upload_chunk_larger_than_a_request_may_be_is_refused() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"TENDERHALL_UPLOAD_CHUNK_BYTES": str(32 * 1024 * 1024)})
+    assert info.value.variable == "TENDERHALL_UPLOAD_CHUNK_BYTES"
+    assert "TENDERHALL_MAX_REQUEST_BYTES (16777216)" in info.value.message_en
+    both = {"TENDERHALL_UPLOAD_CHUNK_BYTES": "33554432", "TENDERHALL_MAX_REQUEST_BYTES": "33554432"}
+    assert Settings.from_env(both).upload_chunk_bytes == 32 * 1024 * 1024
+
+
 def test_unknown_variable_is_refused_by_name() -> None:
     with pytest.raises(SettingsError) as info:
         Settings.from_env({"TENDERHALL_DATABSE_URL": "sqlite:///x.db"})
