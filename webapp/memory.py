@@ -25,8 +25,8 @@ M_MMAP_THRESHOLD = -3
 """``mallopt`` parameter number of ``M_MMAP_THRESHOLD`` (setting it also stops its adjustment)."""
 LARGE_BLOCK = 1024 * 1024
 """Blocks from this size on get memory maps of their own, returned to the system when freed.
-Request-body pieces (at most 256 KiB) stay below it: they are reused from the heap without
-page faults."""
+Request-body pieces (a few hundred KiB at most) stay below it: they are reused from the heap
+without page faults."""
 
 
 def limit_malloc_arenas(arenas: int = 2) -> bool:

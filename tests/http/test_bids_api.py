@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -221,37 +222,34 @@ async def test_bad_chunks_are_refused(bw: BidWorld) -> None:
     )
 
 
-async def test_store_down_answers_503_records_nothing_and_a_retry_succeeds(
-    bw: BidWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tender = await open_tender(bw)
-    upload_id = await upload_all(bw, "bidder-1-org", tender.id, bid_for(bw, "bidder-1-org", tender))
-    store = bw.app.state.services.objects
-
-    async def down(upload_id: str) -> Any:
-        raise StorageUnavailableError("connection refused")
-
-    monkeypatch.setattr(store, "complete_upload", down)
-    assert_problem(await complete(bw, "bidder-1-org", upload_id), 503, "storage_unavailable")
-    assert await bid_count(bw) == 0
-    monkeypatch.undo()
-    retry = await complete(bw, "bidder-1-org", upload_id)
-    assert retry.status_code == 201, retry.text
-    assert await bid_count(bw) == 1
+async def _down(*_: Any) -> Any:
+    raise StorageUnavailableError("connection refused")
 
 
-async def test_tsa_down_answers_503_records_nothing_and_a_retry_succeeds(
-    bw: BidWorld, monkeypatch: pytest.MonkeyPatch
+async def _tsa_down(*_: Any) -> Any:
+    raise ConnectionError("TSA unreachable")
+
+
+@pytest.mark.parametrize(
+    ("component", "method", "failure", "code"),
+    [
+        ("objects", "complete_upload", _down, "storage_unavailable"),
+        (None, "timestamp", _tsa_down, "receipt_unavailable"),  # Services.timestamp: the TSA
+    ],
+)
+async def test_store_or_tsa_down_answers_503_records_nothing_and_a_retry_succeeds(
+    bw: BidWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    component: str | None,
+    method: str,
+    failure: Callable[..., Awaitable[Any]],
+    code: str,
 ) -> None:
     tender = await open_tender(bw)
     upload_id = await upload_all(bw, "bidder-1-org", tender.id, bid_for(bw, "bidder-1-org", tender))
     services = bw.app.state.services
-
-    async def down(digest: bytes) -> bytes:
-        raise ConnectionError("TSA unreachable")
-
-    monkeypatch.setattr(services, "timestamp", down)
-    assert_problem(await complete(bw, "bidder-1-org", upload_id), 503, "receipt_unavailable")
+    monkeypatch.setattr(getattr(services, component) if component else services, method, failure)
+    assert_problem(await complete(bw, "bidder-1-org", upload_id), 503, code)
     assert await bid_count(bw) == 0
     monkeypatch.undo()
     retry = await complete(bw, "bidder-1-org", upload_id)
